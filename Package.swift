@@ -1,0 +1,95 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "harepost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "harepost", targets: ["harepost"]),
+        .library(name: "HarepostProto", targets: ["HarepostProto"]),
+        .library(name: "HarepostJSON", targets: ["HarepostJSON"]),
+        .library(name: "HarepostRPC", targets: ["HarepostRPC"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // protobuf-c code generated from proto/ by scripts/generate-protos.sh, plus
+        // the descriptor registry and layout checks. Only HarepostProto imports it.
+        .target(
+            name: "CHarepostProto",
+            cSettings: [.headerSearchPath("generated")],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        // Generic messages over protobuf-c descriptors: build, read, pack, unpack.
+        .target(
+            name: "HarepostProto",
+            dependencies: ["CHarepostProto"],
+            swiftSettings: swiftSettings
+        ),
+        // Descriptor-driven JSON <-> message bridge.
+        .target(
+            name: "HarepostJSON",
+            dependencies: ["HarepostProto"],
+            swiftSettings: swiftSettings
+        ),
+        // Length-prefixed protobuf RPC over Unix sockets: framing, server, client.
+        .target(
+            name: "HarepostRPC",
+            dependencies: [
+                "HarepostProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "harepost",
+            dependencies: [
+                "HarepostRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostProtoTests",
+            dependencies: ["HarepostProto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostJSONTests",
+            dependencies: ["HarepostJSON", "HarepostProto"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostRPCTests",
+            dependencies: [
+                "HarepostRPC",
+                "HarepostProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,108 @@
+internal import CHarepostProto
+
+/// One field of a message, as protobuf-c describes it.
+/// The raw pointers refer to static, immutable descriptor tables in the C target.
+public struct FieldDescriptor: @unchecked Sendable {
+    public enum Kind: Sendable, Equatable {
+        case int32, sint32, sfixed32, int64, sint64, sfixed64
+        case uint32, fixed32, uint64, fixed64
+        case float, double, bool, `enum`, string, bytes, message
+    }
+
+    public enum Label: Sendable, Equatable {
+        /// A proto3 field without presence, or a member of a oneof.
+        case singular
+        /// proto2 `optional`: presence in a `has_` flag.
+        case optional
+        case required
+        case repeated
+    }
+
+    public let name: String
+    public let number: Int32
+    public let kind: Kind
+    public let label: Label
+    /// True for a member of a oneof, including the single-member `_name` oneofs
+    /// harepost uses for presence.
+    public let isOneofMember: Bool
+    /// The position of this field in its message's `fields`.
+    public let index: Int
+
+    let offset: Int
+    let quantifierOffset: Int
+    let rawMessageType: UnsafePointer<ProtobufCMessageDescriptor>?
+    let rawEnumType: UnsafePointer<ProtobufCEnumDescriptor>?
+
+    /// The type of a message field (or of a repeated message field's elements).
+    public var messageType: MessageDescriptor? {
+        rawMessageType.map { ProtoRegistry.shared.message(for: $0) }
+    }
+
+    /// The type of an enum field.
+    public var enumType: EnumDescriptor? {
+        rawEnumType.map { ProtoRegistry.shared.enumeration(for: $0) }
+    }
+
+    public var isRepeated: Bool { label == .repeated }
+
+    /// Whether an unset value is distinguishable from a default one, so the JSON
+    /// bridge renders it as `null`: message fields, oneof members, proto2 optionals.
+    public var hasPresence: Bool {
+        !isRepeated && (kind == .message || isOneofMember || label == .optional)
+    }
+
+    /// A map field: a repeated `XxxEntry` message with `key` (1) and `value` (2)
+    /// fields, which is how protoc lowers `map<K, V>` (protobuf-c has no flag for it).
+    public var isMap: Bool {
+        guard isRepeated, kind == .message, let entry = messageType else { return false }
+        return entry.isMapEntry
+    }
+
+    /// Bytes one value of this field takes inside the C struct (or a repeated array).
+    var elementSize: Int {
+        switch kind {
+        case .int32, .sint32, .sfixed32, .uint32, .fixed32, .float, .bool, .enum: 4
+        case .int64, .sint64, .sfixed64, .uint64, .fixed64, .double: 8
+        case .string, .message: MemoryLayout<UnsafeRawPointer>.size
+        case .bytes: MemoryLayout<ProtobufCBinaryData>.size
+        }
+    }
+
+    init(_ raw: ProtobufCFieldDescriptor, index: Int) {
+        self.name = String(cString: raw.name)
+        self.number = Int32(bitPattern: raw.id)
+        self.index = index
+        self.offset = Int(raw.offset)
+        self.quantifierOffset = Int(raw.quantifier_offset)
+        self.isOneofMember = raw.flags & UInt32(PROTOBUF_C_FIELD_FLAG_ONEOF.rawValue) != 0
+        switch raw.label {
+        case PROTOBUF_C_LABEL_REQUIRED: self.label = .required
+        case PROTOBUF_C_LABEL_OPTIONAL: self.label = .optional
+        case PROTOBUF_C_LABEL_REPEATED: self.label = .repeated
+        default: self.label = .singular
+        }
+        switch raw.type {
+        case PROTOBUF_C_TYPE_INT32: self.kind = .int32
+        case PROTOBUF_C_TYPE_SINT32: self.kind = .sint32
+        case PROTOBUF_C_TYPE_SFIXED32: self.kind = .sfixed32
+        case PROTOBUF_C_TYPE_INT64: self.kind = .int64
+        case PROTOBUF_C_TYPE_SINT64: self.kind = .sint64
+        case PROTOBUF_C_TYPE_SFIXED64: self.kind = .sfixed64
+        case PROTOBUF_C_TYPE_UINT32: self.kind = .uint32
+        case PROTOBUF_C_TYPE_FIXED32: self.kind = .fixed32
+        case PROTOBUF_C_TYPE_UINT64: self.kind = .uint64
+        case PROTOBUF_C_TYPE_FIXED64: self.kind = .fixed64
+        case PROTOBUF_C_TYPE_FLOAT: self.kind = .float
+        case PROTOBUF_C_TYPE_DOUBLE: self.kind = .double
+        case PROTOBUF_C_TYPE_BOOL: self.kind = .bool
+        case PROTOBUF_C_TYPE_ENUM: self.kind = .enum
+        case PROTOBUF_C_TYPE_STRING: self.kind = .string
+        case PROTOBUF_C_TYPE_BYTES: self.kind = .bytes
+        default: self.kind = .message
+        }
+        self.rawMessageType =
+            self.kind == .message ? raw.descriptor?.assumingMemoryBound(to: ProtobufCMessageDescriptor.self) : nil
+        self.rawEnumType =
+            self.kind == .enum ? raw.descriptor?.assumingMemoryBound(to: ProtobufCEnumDescriptor.self) : nil
+    }
+}

@@ -1,0 +1,58 @@
+internal import CHarepostProto
+
+/// A message type compiled from `proto/`, described by protobuf-c's descriptor.
+///
+/// Instances are unique per type (they come from ``ProtoRegistry``), immutable,
+/// and compare by identity.
+public final class MessageDescriptor: Sendable {
+    /// The full proto name, e.g. `harepost.store.v1.Delivery`.
+    public let fullName: String
+    /// The unqualified name, e.g. `Delivery`.
+    public let shortName: String
+    /// Fields in declaration order.
+    public let fields: [FieldDescriptor]
+    private let fieldIndexByName: [String: Int]
+    private let fieldIndexByNumber: [Int32: Int]
+
+    nonisolated(unsafe) let raw: UnsafePointer<ProtobufCMessageDescriptor>
+
+    init(_ raw: UnsafePointer<ProtobufCMessageDescriptor>) {
+        self.raw = raw
+        self.fullName = String(cString: raw.pointee.name)
+        self.shortName = String(cString: raw.pointee.short_name)
+        let count = Int(raw.pointee.n_fields)
+        let fields = (0..<count).map { FieldDescriptor(raw.pointee.fields[$0], index: $0) }
+        self.fields = fields
+        self.fieldIndexByName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0.index) })
+        self.fieldIndexByNumber = Dictionary(uniqueKeysWithValues: fields.map { ($0.number, $0.index) })
+    }
+
+    public func field(named name: String) -> FieldDescriptor? {
+        fieldIndexByName[name].map { fields[$0] }
+    }
+
+    public func field(number: Int32) -> FieldDescriptor? {
+        fieldIndexByNumber[number].map { fields[$0] }
+    }
+
+    /// Whether this is the synthetic entry type protoc makes for a `map<K, V>` field.
+    public var isMapEntry: Bool {
+        shortName.hasSuffix("Entry") && fields.count == 2
+            && fields[0].name == "key" && fields[0].number == 1
+            && fields[1].name == "value" && fields[1].number == 2
+    }
+
+    /// Looks a message type up by its full proto name.
+    public static func named(_ fullName: String) -> MessageDescriptor? {
+        ProtoRegistry.shared.message(named: fullName)
+    }
+}
+
+extension MessageDescriptor: Hashable {
+    public static func == (lhs: MessageDescriptor, rhs: MessageDescriptor) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+extension MessageDescriptor: CustomStringConvertible {
+    public var description: String { fullName }
+}

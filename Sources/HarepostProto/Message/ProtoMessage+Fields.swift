@@ -1,0 +1,75 @@
+/// Access by field name, for service code that reads requests and builds responses.
+extension ProtoMessage {
+    /// A singular field's value by name (see ``value(of:)``); `nil` for an unknown
+    /// name, or an absent field with presence.
+    public subscript(_ name: String) -> ProtoValue? {
+        descriptor.field(named: name).flatMap { value(of: $0) }
+    }
+
+    public mutating func set(_ name: String, _ value: ProtoValue) throws(ProtoError) {
+        try set(field(name), value)
+    }
+
+    public mutating func set(_ name: String, values: [ProtoValue]) throws(ProtoError) {
+        try set(field(name), values: values)
+    }
+
+    public mutating func clear(_ name: String) throws(ProtoError) {
+        clear(try field(name))
+    }
+
+    public func has(_ name: String) -> Bool {
+        descriptor.field(named: name).map { isSet($0) } ?? false
+    }
+
+    public func values(_ name: String) -> [ProtoValue] {
+        descriptor.field(named: name).map { values(of: $0) } ?? []
+    }
+
+    public func string(_ name: String) -> String? { self[name]?.stringValue }
+    public func bool(_ name: String) -> Bool? { self[name]?.boolValue }
+    public func int64(_ name: String) -> Int64? { self[name]?.int64Value }
+    public func message(_ name: String) -> ProtoMessage? { self[name]?.messageValue }
+    public func enumNumber(_ name: String) -> Int32? { self[name]?.enumNumber }
+
+    /// An enum field's value by its JSON name (`"dead_letter"`).
+    public func enumName(_ name: String) -> String? {
+        guard let field = descriptor.field(named: name), let number = value(of: field)?.enumNumber else { return nil }
+        return field.enumType?.value(number: number)?.jsonName
+    }
+
+    /// Sets an enum field by its JSON name (`"dead_letter"`).
+    public mutating func set(_ name: String, enumName: String) throws(ProtoError) {
+        let field = try field(name)
+        guard let value = field.enumType?.value(jsonName: enumName) else {
+            throw .typeMismatch(message: descriptor.fullName, field: name, expected: "one of \(field.enumType?.values.map(\.jsonName) ?? [])")
+        }
+        try set(field, .enumValue(value.number))
+    }
+
+    /// A `map<string, string>` field as a dictionary.
+    public func stringMap(_ name: String) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in values(name) {
+            guard let entry = entry.messageValue, let key = entry.string("key") else { continue }
+            result[key] = entry.string("value") ?? ""
+        }
+        return result
+    }
+
+    /// Sets a `map<string, string>` field (entries sorted by key, so packing is deterministic).
+    public mutating func set(_ name: String, stringMap: [String: String]) throws(ProtoError) {
+        let field = try field(name)
+        guard field.isMap, let entryType = field.messageType else {
+            throw .typeMismatch(message: descriptor.fullName, field: name, expected: "a map")
+        }
+        var entries: [ProtoValue] = []
+        for (key, value) in stringMap.sorted(by: { $0.key < $1.key }) {
+            var entry = ProtoMessage(entryType)
+            try entry.set("key", .string(key))
+            try entry.set("value", .string(value))
+            entries.append(.message(entry))
+        }
+        try set(field, values: entries)
+    }
+}

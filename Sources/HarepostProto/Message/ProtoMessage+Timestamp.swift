@@ -1,0 +1,31 @@
+public import struct Foundation.Date
+
+/// `google.protobuf.Timestamp` helpers.
+extension ProtoMessage {
+    public static let timestampTypeName = "google.protobuf.Timestamp"
+
+    /// A Timestamp message for `seconds` since the Unix epoch plus `nanos`.
+    public static func timestamp(seconds: Int64, nanos: Int32 = 0) -> ProtoMessage {
+        var message = try! ProtoMessage(timestampTypeName)  // compiled into every build
+        try! message.set("seconds", .int64(seconds))
+        try! message.set("nanos", .int32(nanos))
+        return message
+    }
+
+    public static func timestamp(_ date: Date) -> ProtoMessage {
+        let interval = date.timeIntervalSince1970
+        var seconds = interval.rounded(.down)
+        var nanos = ((interval - seconds) * 1e9).rounded()
+        if nanos >= 1e9 {
+            seconds += 1
+            nanos -= 1e9
+        }
+        return timestamp(seconds: Int64(seconds), nanos: Int32(nanos))
+    }
+
+    /// For a Timestamp message: the seconds and nanos it holds.
+    public var timestampValue: (seconds: Int64, nanos: Int32)? {
+        guard descriptor.fullName == Self.timestampTypeName else { return nil }
+        return (int64("seconds") ?? 0, Int32(clamping: int64("nanos") ?? 0))
+    }
+}

@@ -1,0 +1,124 @@
+internal import CHarepostProto
+
+/// Moves messages between ``ProtoMessage`` and protobuf-c's C structs by walking
+/// descriptors: one generic writer, one generic reader, no per-message code.
+///
+/// Ownership: ``make(_:)`` returns a struct whose every string, byte array,
+/// repeated array and sub-message was allocated with `malloc`, which is exactly
+/// what `protobuf_c_message_free_unpacked(_, NULL)` frees. So a built message and
+/// an unpacked one have the same single owner and the same single free.
+enum CMessage {
+    /// Builds a C message. Free it with `protobuf_c_message_free_unpacked(_, nil)`.
+    static func make(_ message: ProtoMessage) -> UnsafeMutablePointer<ProtobufCMessage> {
+        guard let cMessage = hp_message_new(message.descriptor.raw) else {
+            fatalError("out of memory building \(message.descriptor.fullName)")
+        }
+        let base = UnsafeMutableRawPointer(cMessage)
+        for field in message.descriptor.fields {
+            switch message.slots[field.index] {
+            case .unset:
+                continue
+            case .single(let value):
+                write(value, to: base + field.offset)
+                if field.isOneofMember {
+                    base.storeBytes(of: UInt32(bitPattern: field.number), toByteOffset: field.quantifierOffset, as: UInt32.self)
+                } else if field.label == .optional, field.kind != .string, field.kind != .message {
+                    base.storeBytes(of: Int32(1), toByteOffset: field.quantifierOffset, as: Int32.self)
+                }
+            case .list(let values):
+                let size = field.elementSize
+                guard let array = malloc(values.count * size) else {
+                    fatalError("out of memory building \(message.descriptor.fullName).\(field.name)")
+                }
+                for (position, value) in values.enumerated() {
+                    write(value, to: array + position * size)
+                }
+                base.storeBytes(of: array, toByteOffset: field.offset, as: UnsafeMutableRawPointer.self)
+                base.storeBytes(of: values.count, toByteOffset: field.quantifierOffset, as: Int.self)
+            }
+        }
+        return cMessage
+    }
+
+    private static func write(_ value: ProtoValue, to pointer: UnsafeMutableRawPointer) {
+        switch value {
+        case .int32(let v): pointer.storeBytes(of: v, as: Int32.self)
+        case .int64(let v): pointer.storeBytes(of: v, as: Int64.self)
+        case .uint32(let v): pointer.storeBytes(of: v, as: UInt32.self)
+        case .uint64(let v): pointer.storeBytes(of: v, as: UInt64.self)
+        case .float(let v): pointer.storeBytes(of: v, as: Float.self)
+        case .double(let v): pointer.storeBytes(of: v, as: Double.self)
+        case .bool(let v): pointer.storeBytes(of: Int32(v ? 1 : 0), as: Int32.self)
+        case .enumValue(let v): pointer.storeBytes(of: v, as: Int32.self)
+        case .string(let v):
+            pointer.storeBytes(of: strdup(v), as: UnsafeMutablePointer<CChar>?.self)
+        case .bytes(let v):
+            var data: UnsafeMutablePointer<UInt8>? = nil
+            if !v.isEmpty {
+                data = malloc(v.count)?.assumingMemoryBound(to: UInt8.self)
+                guard let data else { fatalError("out of memory copying \(v.count) bytes") }
+                v.withUnsafeBufferPointer { data.initialize(from: $0.baseAddress!, count: v.count) }
+            }
+            pointer.storeBytes(of: ProtobufCBinaryData(len: v.count, data: data), as: ProtobufCBinaryData.self)
+        case .message(let v):
+            pointer.storeBytes(of: make(v), as: UnsafeMutablePointer<ProtobufCMessage>.self)
+        }
+    }
+
+    /// Reads a C message (built or unpacked) into Swift values. Does not free it.
+    static func read(_ cMessage: UnsafePointer<ProtobufCMessage>) -> ProtoMessage {
+        let descriptor = ProtoRegistry.shared.message(for: cMessage.pointee.descriptor)
+        var message = ProtoMessage(descriptor)
+        let base = UnsafeRawPointer(cMessage)
+        for field in descriptor.fields {
+            if field.isRepeated {
+                let count = base.load(fromByteOffset: field.quantifierOffset, as: Int.self)
+                guard count > 0, let array = base.load(fromByteOffset: field.offset, as: UnsafeRawPointer?.self) else {
+                    continue
+                }
+                let size = field.elementSize
+                message.store(.list((0..<count).map { read(field, at: array + $0 * size) }), at: field.index)
+                continue
+            }
+            if field.isOneofMember {
+                let chosen = base.load(fromByteOffset: field.quantifierOffset, as: UInt32.self)
+                guard chosen == UInt32(bitPattern: field.number) else { continue }
+            } else if field.label == .optional, field.kind != .string, field.kind != .message {
+                guard base.load(fromByteOffset: field.quantifierOffset, as: Int32.self) != 0 else { continue }
+            }
+            if field.kind == .message || field.kind == .string,
+                base.load(fromByteOffset: field.offset, as: UnsafeRawPointer?.self) == nil
+            {
+                continue
+            }
+            let value = read(field, at: base + field.offset)
+            if !field.hasPresence, value == ProtoValue.defaultValue(for: field) { continue }
+            message.store(.single(value), at: field.index)
+        }
+        return message
+    }
+
+    private static func read(_ field: FieldDescriptor, at pointer: UnsafeRawPointer) -> ProtoValue {
+        switch field.kind {
+        case .int32, .sint32, .sfixed32: .int32(pointer.load(as: Int32.self))
+        case .int64, .sint64, .sfixed64: .int64(pointer.load(as: Int64.self))
+        case .uint32, .fixed32: .uint32(pointer.load(as: UInt32.self))
+        case .uint64, .fixed64: .uint64(pointer.load(as: UInt64.self))
+        case .float: .float(pointer.load(as: Float.self))
+        case .double: .double(pointer.load(as: Double.self))
+        case .bool: .bool(pointer.load(as: Int32.self) != 0)
+        case .enum: .enumValue(pointer.load(as: Int32.self))
+        case .string:
+            .string(pointer.load(as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "")
+        case .bytes:
+            .bytes(Self.bytes(pointer.load(as: ProtobufCBinaryData.self)))
+        case .message:
+            .message(read(pointer.load(as: UnsafePointer<ProtobufCMessage>.self)))
+        }
+    }
+
+    private static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let start = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: start, count: data.len))
+    }
+}
