@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HarepostProtoTests",
-            dependencies: ["HarepostProto"],
+            dependencies: ["HarepostProto", "CHarepostProto"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

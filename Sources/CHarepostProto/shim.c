@@ -1,5 +1,7 @@
 #include "CHarepostProto.h"
 
+#include <malloc.h>
+
 /* The Swift layer reads and writes message fields through descriptor offsets.
  * These are the layouts it relies on. */
 _Static_assert(sizeof(protobuf_c_boolean) == sizeof(int32_t), "bool fields are 32-bit ints");
@@ -21,4 +23,8 @@ ProtobufCMessage *hp_message_new(const ProtobufCMessageDescriptor *descriptor) {
 
 const char *hp_empty_string(void) {
   return protobuf_c_empty_string;
+}
+
+size_t hp_heap_bytes_in_use(void) {
+  return mallinfo2().uordblks;
 }

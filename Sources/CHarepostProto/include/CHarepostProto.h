@@ -19,4 +19,8 @@ ProtobufCMessage *hp_message_new(const ProtobufCMessageDescriptor *descriptor);
  * when empty and protobuf_c_message_free_unpacked never frees it. */
 const char *hp_empty_string(void);
 
+/* Bytes currently allocated with malloc in this process (glibc mallinfo2).
+ * For leak checks: the protobuf tests assert round trips free what they allocate. */
+size_t hp_heap_bytes_in_use(void);
+
 #endif

@@ -175,7 +175,7 @@ struct  Harepost__Store__V1__DeliveryPolicy
   ProtobufCMessage base;
   Harepost__Store__V1__DeliveryPolicy__MaxAttemptsCase _max_attempts_case;
   union {
-    int32_t max_attempts;
+    int64_t max_attempts;
   };
   Harepost__Store__V1__DeliveryPolicy__BackoffCase _backoff_case;
   union {
@@ -195,7 +195,7 @@ struct  Harepost__Store__V1__DeliveryPolicy
   };
   Harepost__Store__V1__DeliveryPolicy__TimeoutMsCase _timeout_ms_case;
   union {
-    int32_t timeout_ms;
+    int64_t timeout_ms;
   };
   Harepost__Store__V1__DeliveryPolicy__RespectRetryAfterCase _respect_retry_after_case;
   union {
