@@ -1,0 +1,134 @@
+import HarepostJSON
+import HarepostProto
+import Testing
+
+@Suite("JSON bridge")
+struct BridgeTests {
+    let send = MessageDescriptor.named("harepost.store.v1.SendRequest")!
+    let list = MessageDescriptor.named("harepost.store.v1.ListDeliveriesRequest")!
+
+    func decodeError(_ json: String, as descriptor: MessageDescriptor) -> JSONBridgeError? {
+        do {
+            _ = try ProtoJSON.decode(Array(json.utf8), as: descriptor)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func decodesASendWithFreeFormBodyAndMetadata() throws {
+        let json = """
+            {"target": "https://your-app.com/webhook", "method": "PUT", "headers": {"X-Order": "123"},
+             "body": {"order": {"id": 123, "total": 42.5, "tags": ["a", null, true]}},
+             "delivery": {"max_attempts": 3, "backoff": "fixed", "jitter": "none", "respect_retry_after": false},
+             "idempotency_key": "ord_123-paid", "sign": true, "metadata": {"customer": "c_1"}}
+            """
+        let message = try ProtoJSON.decode(Array(json.utf8), as: send)
+        #expect(message.stringMap("headers") == ["X-Order": "123"])
+        #expect(message.message("delivery")?.enumName("backoff") == "fixed")
+        let rendered = ProtoJSON.encode(message)
+        #expect(rendered["body"] == (try JSONParser.parse(#"{"order": {"id": 123, "total": 42.5, "tags": ["a", null, true]}}"#)))
+        #expect(rendered["metadata"] == .object([("customer", .string("c_1"))]))
+        #expect(rendered["delivery"]?["base_delay_ms"] == .null)
+        #expect(rendered["delivery"]?["max_attempts"] == .integer(3))
+        // A string body stays a string.
+        let plain = try ProtoJSON.decode(Array(#"{"target": "https://x.test", "body": "raw text"}"#.utf8), as: send)
+        #expect(ProtoJSON.encode(plain)["body"] == .string("raw text"))
+    }
+
+    @Test func rejectsUnknownFieldsAndWrongTypesNamingTheField() {
+        #expect(decodeError(#"{"target": "https://x.test", "colour": 1}"#, as: send) == JSONBridgeError(field: "colour", reason: "unknown field"))
+        #expect(decodeError(#"{"target": 5}"#, as: send) == JSONBridgeError(field: "target", reason: "expected a string, got a number"))
+        #expect(decodeError(#"{"delivery": {"max_attempts": "many"}}"#, as: send)
+            == JSONBridgeError(field: "delivery.max_attempts", reason: "expected a 64-bit integer, got a string"))
+        #expect(decodeError(#"{"delivery": {"max_attempts": 2.5}}"#, as: send)?.field == "delivery.max_attempts")
+        #expect(decodeError(#"{"delivery": {"backoff": "linear"}}"#, as: send)
+            == JSONBridgeError(field: "delivery.backoff", reason: #"must be one of "exponential", "fixed""#))
+        #expect(decodeError(#"{"headers": {"X-Order": 123}}"#, as: send)
+            == JSONBridgeError(field: "headers.X-Order", reason: "expected a string, got a number"))
+        #expect(decodeError(#"{"sign": "yes"}"#, as: send)?.field == "sign")
+        #expect(decodeError(#"[1, 2]"#, as: send) == JSONBridgeError(field: "", reason: "expected an object, got an array"))
+        #expect(decodeError(#"{"target": "x",}"#, as: send)?.reason.hasPrefix("invalid JSON at byte 15") == true)
+    }
+
+    @Test func nullLeavesAFieldUnset() throws {
+        let message = try ProtoJSON.decode(Array(#"{"target": "https://x.test", "idempotency_key": null}"#.utf8), as: send)
+        #expect(message["idempotency_key"] == nil)
+        #expect(ProtoJSON.encode(message)["idempotency_key"] == .null)
+    }
+
+    @Test func bindsQueryTextByFieldType() throws {
+        let status = try #require(list.field(named: "status"))
+        let limit = try #require(list.field(named: "limit"))
+        #expect(try ProtoJSON.decodeText("dead_letter", for: status, path: "status") == .enumValue(5))
+        #expect(throws: JSONBridgeError(field: "status", reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#)) {
+            try ProtoJSON.decodeText("bogus", for: status, path: "status")
+        }
+        #expect(throws: JSONBridgeError(field: "status", reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#)) {
+            try ProtoJSON.decodeText("unspecified", for: status, path: "status")
+        }
+        #expect(try ProtoJSON.decodeText("50", for: limit, path: "limit") == .int32(50))
+        #expect(throws: JSONBridgeError(field: "limit", reason: #"expected a 32-bit integer, got "abc""#)) {
+            try ProtoJSON.decodeText("abc", for: limit, path: "limit")
+        }
+    }
+
+    @Test func rendersEveryIntegerAsANumberAndBytesAsBase64() throws {
+        var task = try ProtoMessage("harepost.store.v1.DeliveryTask")
+        try task.set("body", .bytes(Array("hi".utf8)))
+        try task.set("attempt_number", .int32(2))
+        var envelope = try ProtoMessage("harepost.rpc.v1.Envelope")
+        try envelope.set("call_id", .uint64(UInt64(Int64.max) + 1))
+        try envelope.set("timeout_ms", .uint64(1500))
+        #expect(ProtoJSON.encode(task)["body"] == .string("aGk="))
+        #expect(ProtoJSON.encode(envelope)["timeout_ms"] == .integer(1500))
+        #expect(ProtoJSON.encode(envelope)["code"] == .string("ok"))
+        let back = try ProtoJSON.decode(ProtoJSON.encode(task), as: task.descriptor)
+        #expect(back == task)
+    }
+}
+
+@Suite("JSON parser and writer")
+struct JSONTests {
+    @Test func parsesAndWritesStrictJSON() throws {
+        let text = #"{"a":[1,-2.5,1e3,true,false,null],"b":"q\"\\\/\n\u00e9\ud83d\ude00","c":{}}"#
+        let value = try JSONParser.parse(text)
+        #expect(value["a"] == .array([.integer(1), .double(-2.5), .double(1000), .bool(true), .bool(false), .null]))
+        #expect(value["b"] == .string("q\"\\/\né😀"))
+        #expect(try JSONParser.parse(JSONWriter.bytes(value)) == value)
+        #expect(JSONWriter.string(.string("\u{1}")) == #""\u0001""#)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "01", "1.", "tru", #"{"a" 1}"#, #"{"a":1}x"#, "\"\u{1}\"", #""\ud800""#, #"{"a":1,"a":2}"#, "1e999"])
+    func rejectsInvalidJSON(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func limitsNesting() {
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try JSONParser.parse(ok) }
+    }
+}
+
+@Suite("RFC 3339")
+struct RFC3339Tests {
+    @Test func formatsUTCWithZ() {
+        #expect(RFC3339.format(seconds: 1_781_101_330) == "2026-06-10T14:22:10Z")
+        #expect(RFC3339.format(seconds: 0, nanos: 5_000_000) == "1970-01-01T00:00:00.005Z")
+        #expect(RFC3339.format(seconds: -1) == "1969-12-31T23:59:59Z")
+        #expect(RFC3339.format(seconds: 951_782_400) == "2000-02-29T00:00:00Z")
+    }
+
+    @Test func parsesWhatItFormatsAndOffsets() throws {
+        for seconds in stride(from: Int64(-5_000_000_000), through: 5_000_000_000, by: 86_399_937) {
+            let parsed = try #require(RFC3339.parse(RFC3339.format(seconds: seconds, nanos: 120_000)))
+            #expect(parsed.seconds == seconds && parsed.nanos == 120_000)
+        }
+        #expect(RFC3339.parse("2026-06-10T16:22:10+02:00")?.seconds == 1_781_101_330)
+        #expect(RFC3339.parse("2026-02-30T00:00:00Z") == nil)
+        #expect(RFC3339.parse("2026-06-10 14:22") == nil)
+        #expect(RFC3339.parse("2026-06-10T14:22:10") == nil)
+    }
+}
