@@ -1,0 +1,413 @@
+public import HarepostProto
+public import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
+
+/// A client for one RPC server: many calls multiplexed on one connection.
+///
+/// ``run()`` owns the connection (run it in a task group or ServiceGroup); calls
+/// made while it runs:
+/// - go out at once on a ready connection, replies matched by call id;
+/// - while disconnected, wake the reconnect loop to try at once and wait for
+///   that attempt: if the server is down they fail fast with UNAVAILABLE;
+/// - end with DEADLINE_EXCEEDED at their deadline, CANCELLED if their task is
+///   cancelled, UNAVAILABLE if the connection is lost mid-call.
+/// After a connection is lost, the loop reconnects with jittered exponential
+/// backoff (50 ms doubling to a 2 s cap).
+public final class RPCClient: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var endpoint: RPCEndpoint
+        public var maximumFrameSize: Int
+        public var initialBackoff: Duration
+        public var maximumBackoff: Duration
+        public var connectTimeout: Duration
+
+        public init(endpoint: RPCEndpoint, maximumFrameSize: Int = 4 << 20, initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) {
+            self.endpoint = endpoint
+            self.maximumFrameSize = maximumFrameSize
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// Why a call attempt ended without a reply; decides whether to retry.
+    enum Failure: Error {
+        case status(RPCError)
+        /// The request never left this process (a failed write): always safe to retry.
+        case neverSent
+        /// The connection closed after the request was written: retry only if idempotent.
+        case connectionLost
+    }
+
+    private enum Connection {
+        case stopped
+        case connecting
+        case ready(any Channel)
+        case waiting
+    }
+
+    private struct PendingCall {
+        enum Phase {
+            case queued(RPCEnvelope)
+            case sent(ObjectIdentifier)
+        }
+        var phase: Phase
+        let continuation: CheckedContinuation<RPCEnvelope, any Error>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct State {
+        /// Calls made before ``run()`` starts wait (within their deadline) for its first connection.
+        var connection: Connection = .waiting
+        var pending: [UInt64: PendingCall] = [:]
+        var nextCallID: UInt64 = 1
+        var wakeRequested = false
+        var wake: CheckedContinuation<Void, Never>?
+    }
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let state = NIOLockedValueBox(State())
+
+    public init(configuration: Configuration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+        self.configuration = configuration
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    // MARK: Calls
+
+    /// Calls `path` (`harepost.store.v1.Store/GetDelivery`) with `request`.
+    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions = RPCCallOptions()) async throws(RPCError) -> ProtoMessage {
+        guard let method = ServiceDescriptor.method(path: path) else {
+            throw RPCError(.unimplemented, "no RPC method \(path) in the compiled proto contracts")
+        }
+        guard request.descriptor == method.input else {
+            throw .invalidArgument("\(path) takes \(method.input.fullName), not \(request.descriptor.fullName)")
+        }
+        let deadline = options.timeout.map { ContinuousClock.now + $0 }
+        let payload = request.serializedBytes()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let reply: RPCEnvelope
+            do {
+                reply = try await send(method: path, payload: payload, metadata: options.metadata, deadline: deadline)
+            } catch .status(let error) {
+                throw error
+            } catch .neverSent where attempt == 1 {
+                continue
+            } catch .connectionLost where attempt == 1 && options.idempotent {
+                continue
+            } catch {
+                throw .unavailable("connection to \(configuration.endpoint) lost")
+            }
+            guard reply.code == .ok else { throw RPCError(reply.code, reply.message) }
+            do {
+                return try ProtoMessage(serializedBytes: reply.payload, as: method.output)
+            } catch {
+                throw RPCError(.internal, "\(path) answered with bytes that are not a \(method.output.fullName)")
+            }
+        }
+    }
+
+    /// The server's `harepost.rpc.v1.Health/Check` answer.
+    public func checkHealth(timeout: Duration = .seconds(2)) async throws(RPCError) -> ProtoMessage {
+        try await call(RPCHealth.checkPath, try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"), options: RPCCallOptions(timeout: timeout, idempotent: true))
+    }
+
+    private func send(method: String, payload: [UInt8], metadata: [String: String], deadline: ContinuousClock.Instant?) async throws(Failure) -> RPCEnvelope {
+        var timeoutMilliseconds: UInt64 = 0
+        if let deadline {
+            let remaining = deadline - .now
+            guard remaining > .zero else { throw .status(RPCError(.deadlineExceeded, "deadline exceeded")) }
+            timeoutMilliseconds = UInt64(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+        }
+        let id = state.withLockedValue { state in
+            defer { state.nextCallID += 1 }
+            return state.nextCallID
+        }
+        let request = RPCEnvelope.request(callID: id, method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, payload: payload)
+        let frame = request.encoded(allocator: ByteBufferAllocator())
+        guard frame.readableBytes <= configuration.maximumFrameSize else {
+            throw .status(RPCError(.resourceExhausted, "request larger than the \(configuration.maximumFrameSize)-byte frame limit"))
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    self.start(id: id, request: request, frame: frame, deadline: deadline, continuation: continuation)
+                }
+            } onCancel: {
+                self.complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
+            }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw .status(RPCError(.unknown, "\(error)"))
+        }
+    }
+
+    private enum StartAction {
+        case write(any Channel)
+        case wait
+        case wake(CheckedContinuation<Void, Never>?)
+        case fail(RPCError)
+    }
+
+    private func start(id: UInt64, request: RPCEnvelope, frame: ByteBuffer, deadline: ContinuousClock.Instant?, continuation: CheckedContinuation<RPCEnvelope, any Error>) {
+        let action = state.withLockedValue { state -> StartAction in
+            switch state.connection {
+            case .stopped:
+                return .fail(.unavailable("client for \(configuration.endpoint) is not running"))
+            case .ready(let channel):
+                state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), continuation: continuation)
+                return .write(channel)
+            case .connecting:
+                state.pending[id] = PendingCall(phase: .queued(request), continuation: continuation)
+                return .wait
+            case .waiting:
+                state.pending[id] = PendingCall(phase: .queued(request), continuation: continuation)
+                state.wakeRequested = true
+                defer { state.wake = nil }
+                return .wake(state.wake)
+            }
+        }
+        switch action {
+        case .fail(let error):
+            continuation.resume(throwing: Failure.status(error))
+            return
+        case .write(let channel):
+            write(frame, callID: id, on: channel)
+        case .wait:
+            break
+        case .wake(let wake):
+            wake?.resume()
+        }
+        if let deadline {
+            let remaining = deadline - .now
+            let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+            let timer = eventLoopGroup.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+                self.complete(id, with: .failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
+            }
+            let stillPending = state.withLockedValue { state in
+                guard state.pending[id] != nil else { return false }
+                state.pending[id]?.timer = timer
+                return true
+            }
+            if !stillPending { timer.cancel() }
+        }
+        if Task.isCancelled {
+            complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
+        }
+    }
+
+    private func write(_ frame: ByteBuffer, callID: UInt64, on channel: any Channel) {
+        channel.writeAndFlush(frame).whenFailure { _ in
+            self.complete(callID, with: .failure(Failure.neverSent))
+        }
+    }
+
+    /// Ends a call exactly once: whichever of reply, deadline, cancellation or
+    /// connection loss comes first wins.
+    func complete(_ callID: UInt64, with result: Result<RPCEnvelope, any Error>) {
+        guard let call = state.withLockedValue({ $0.pending.removeValue(forKey: callID) }) else { return }
+        call.timer?.cancel()
+        call.continuation.resume(with: result)
+    }
+
+    // MARK: Connection loop
+
+    public func run() async throws {
+        state.withLockedValue { state in
+            state.connection = .connecting
+            state.wakeRequested = false
+        }
+        defer { stop() }
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                if let channel = await self.connect() {
+                    failures = 0
+                    await self.serve(channel)
+                } else {
+                    failures += 1
+                }
+                guard !Task.isCancelled else { break }
+                self.state.withLockedValue { $0.connection = .waiting }
+                await self.sleep(self.backoff(afterFailures: failures))
+                self.state.withLockedValue { state in
+                    state.connection = .connecting
+                    state.wakeRequested = false
+                }
+            }
+        }
+    }
+
+    /// Full-range jitter on the upper half: uniform in [d/2, d] for d = 50 ms × 2^n, capped.
+    private func backoff(afterFailures failures: Int) -> Duration {
+        let ceiling = min(configuration.maximumBackoff, configuration.initialBackoff * (1 << min(failures, 16)))
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    /// One connection attempt. On success the connection is ready and queued
+    /// calls are written; on failure queued calls fail with UNAVAILABLE.
+    private func connect() async -> (any Channel)? {
+        let maximumFrameSize = configuration.maximumFrameSize
+        do {
+            let address = try configuration.endpoint.socketAddress
+            let channel = try await ClientBootstrap(group: eventLoopGroup)
+                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds * 1_000_000_000)))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try RPCFraming.addHandlers(to: channel.pipeline.syncOperations, maximumFrameSize: maximumFrameSize)
+                        try channel.pipeline.syncOperations.addHandler(RPCClientInboundHandler(client: self))
+                    }
+                }
+                .connect(to: address)
+                .get()
+            let queued = state.withLockedValue { state -> [(UInt64, RPCEnvelope)] in
+                state.connection = .ready(channel)
+                var queued: [(UInt64, RPCEnvelope)] = []
+                for (id, call) in state.pending {
+                    if case .queued(let request) = call.phase {
+                        queued.append((id, request))
+                        state.pending[id]?.phase = .sent(ObjectIdentifier(channel))
+                    }
+                }
+                return queued
+            }
+            logger.debug("rpc client connected", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
+            for (id, request) in queued {
+                write(request.encoded(allocator: channel.allocator), callID: id, on: channel)
+            }
+            return channel
+        } catch {
+            logger.debug("rpc client cannot connect", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+            failQueued(with: .unavailable("\(configuration.endpoint) is unavailable"))
+            return nil
+        }
+    }
+
+    /// Waits until the connection closes (or the loop is cancelled, which closes it).
+    private func serve(_ channel: any Channel) async {
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        let lost = state.withLockedValue { state -> [PendingCall] in
+            var lost: [PendingCall] = []
+            for (id, call) in state.pending {
+                if case .sent(let channelID) = call.phase, channelID == ObjectIdentifier(channel) {
+                    lost.append(call)
+                    state.pending[id] = nil
+                }
+            }
+            return lost
+        }
+        logger.debug("rpc client disconnected", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "rpc.lost_calls": "\(lost.count)"])
+        for call in lost {
+            call.timer?.cancel()
+            call.continuation.resume(throwing: Failure.connectionLost)
+        }
+    }
+
+    private func failQueued(with error: RPCError) {
+        let failed = state.withLockedValue { state -> [PendingCall] in
+            var failed: [PendingCall] = []
+            for (id, call) in state.pending {
+                if case .queued = call.phase {
+                    failed.append(call)
+                    state.pending[id] = nil
+                }
+            }
+            return failed
+        }
+        for call in failed {
+            call.timer?.cancel()
+            call.continuation.resume(throwing: Failure.status(error))
+        }
+    }
+
+    /// Sleeps for `duration`, or less when a call asks for a connection.
+    private func sleep(_ duration: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: duration) }
+            group.addTask { await self.waitForWake() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitForWake() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLockedValue { state in
+                    if state.wakeRequested { return true }
+                    state.wake = continuation
+                    return false
+                }
+                if resumeNow {
+                    continuation.resume()
+                } else if Task.isCancelled {
+                    takeWake()?.resume()
+                }
+            }
+        } onCancel: {
+            self.takeWake()?.resume()
+        }
+    }
+
+    private func takeWake() -> CheckedContinuation<Void, Never>? {
+        state.withLockedValue { state in
+            defer { state.wake = nil }
+            return state.wake
+        }
+    }
+
+    private func stop() {
+        let (pending, wake) = state.withLockedValue { state in
+            state.connection = .stopped
+            defer {
+                state.pending = [:]
+                state.wake = nil
+            }
+            return (Array(state.pending.values), state.wake)
+        }
+        wake?.resume()
+        for call in pending {
+            call.timer?.cancel()
+            call.continuation.resume(throwing: Failure.status(.unavailable("client for \(configuration.endpoint) stopped")))
+        }
+    }
+}
+
+/// Hands replies to the client and closes the connection on a bad frame.
+final class RPCClientInboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let client: RPCClient
+
+    init(client: RPCClient) {
+        self.client = client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        do {
+            let reply = try RPCEnvelope(frame: frame)
+            guard reply.kind == .response else { throw RPCEnvelope.DecodingError(description: "server sent a request frame") }
+            client.complete(reply.callID, with: .success(reply))
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

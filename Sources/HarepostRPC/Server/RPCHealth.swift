@@ -1,0 +1,20 @@
+import HarepostProto
+
+/// The health method every server answers.
+enum RPCHealth {
+    static let checkPath = "harepost.rpc.v1.Health/Check"
+
+    static func response(component: String, version: String, draining: Bool, inFlight: Int) -> ProtoMessage {
+        var response = try! ProtoMessage("harepost.rpc.v1.HealthCheckResponse")
+        try! response.set("status", enumName: draining ? "draining" : "serving")
+        try! response.set("component", .string(component))
+        try! response.set("version", .string(version))
+        try! response.set("in_flight", .uint64(UInt64(max(0, inFlight))))
+        return response
+    }
+}
+
+/// The version every component reports.
+public enum HarepostRPCVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,54 @@
+public import HarepostProto
+public import Logging
+
+/// What a handler knows about the call it serves.
+public struct RPCContext: Sendable {
+    /// The RPC path, e.g. `harepost.store.v1.Store/GetDelivery`.
+    public let method: String
+    /// The call's metadata (see ``RPCMetadataKey``).
+    public let metadata: [String: String]
+    /// When the caller stops waiting. The handler is cancelled at this point;
+    /// long polls should answer before it.
+    public let deadline: ContinuousClock.Instant?
+    /// A logger carrying `rpc.method` and `request.id`.
+    public var logger: Logger
+
+    public init(method: String, metadata: [String: String], deadline: ContinuousClock.Instant?, logger: Logger) {
+        self.method = method
+        self.metadata = metadata
+        self.deadline = deadline
+        self.logger = logger
+    }
+
+    public var requestID: String? { metadata[RPCMetadataKey.requestID] }
+}
+
+/// Answers one call: a request message in, a response message out, or an
+/// ``RPCError`` thrown.
+public typealias RPCHandler = @Sendable (ProtoMessage, RPCContext) async throws -> ProtoMessage
+
+/// Maps RPC paths to handlers. Registration checks the path against the
+/// descriptors compiled from `proto/`, so a typo fails at start-up.
+public struct RPCRouter: Sendable {
+    struct Route: Sendable {
+        let method: ServiceDescriptor.Method
+        let handler: RPCHandler
+    }
+
+    public struct UnknownMethodError: Error, CustomStringConvertible {
+        public let path: String
+        public var description: String { "no RPC method \(path) in the compiled proto contracts" }
+    }
+
+    private(set) var routes: [String: Route] = [:]
+
+    public init() {}
+
+    /// Registers a handler for `path` (`harepost.store.v1.Store/GetDelivery`).
+    public mutating func register(_ path: String, _ handler: @escaping RPCHandler) throws {
+        guard let method = ServiceDescriptor.method(path: path) else { throw UnknownMethodError(path: path) }
+        routes[path] = Route(method: method, handler: handler)
+    }
+
+    func route(for path: String) -> Route? { routes[path] }
+}

@@ -1,0 +1,281 @@
+import Foundation
+import HarepostProto
+public import Logging
+import NIOCore
+public import NIOPosix
+public import ServiceLifecycle
+import NIOConcurrencyHelpers
+
+/// Serves length-prefixed protobuf RPCs on a Unix socket (or TCP).
+///
+/// - The socket file gets `socketMode` (0600 by default). A stale socket file
+///   left by a dead process is replaced; a live server on the path is an error.
+/// - Every connection multiplexes calls: each request runs concurrently and its
+///   response is written whenever it is ready, carrying the request's call id.
+/// - A call's deadline (from the envelope) cancels its handler and answers
+///   DEADLINE_EXCEEDED.
+/// - `harepost.rpc.v1.Health/Check` is always served.
+/// - On graceful shutdown (SIGTERM through the ServiceGroup) the listener closes,
+///   in-flight calls finish, new calls get UNAVAILABLE, and each connection
+///   closes once it has nothing in flight.
+/// - A frame that is oversized or not an envelope closes that connection only.
+public final class RPCServer: Service {
+    public struct Configuration: Sendable {
+        public var endpoint: RPCEndpoint
+        /// Reported by the health method: `auth`, `store`, `dispatcher`.
+        public var component: String
+        public var version: String
+        public var maximumFrameSize: Int
+        /// Permissions of the socket file.
+        public var socketMode: mode_t
+
+        public init(endpoint: RPCEndpoint, component: String, version: String = HarepostRPCVersion.current, maximumFrameSize: Int = 4 << 20, socketMode: mode_t = 0o600) {
+            self.endpoint = endpoint
+            self.component = component
+            self.version = version
+            self.maximumFrameSize = maximumFrameSize
+            self.socketMode = socketMode
+        }
+    }
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private struct State {
+        var draining = false
+        var listener: (any Channel)?
+        var connections: [ObjectIdentifier: Connection] = [:]
+        var inFlight = 0
+        var isListening = false
+        var listeningWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private struct Connection {
+        let channel: any Channel
+        var inFlight = 0
+    }
+
+    public let configuration: Configuration
+    private let router: RPCRouter
+    private let logger: Logger
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    private let state = NIOLockedValueBox(State())
+
+    public init(configuration: Configuration, router: RPCRouter, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+        var router = router
+        let component = configuration.component
+        let version = configuration.version
+        let state = self.state
+        try! router.register(RPCHealth.checkPath) { _, _ in
+            let (draining, inFlight) = state.withLockedValue { ($0.draining, $0.inFlight) }
+            return RPCHealth.response(component: component, version: version, draining: draining, inFlight: inFlight)
+        }
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Returns once the server accepts connections.
+    public func waitUntilListening() async {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLockedValue { state in
+                if state.isListening { return true }
+                state.listeningWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    public func run() async throws {
+        try await removeStaleSocket()
+        let maximumFrameSize = configuration.maximumFrameSize
+        let listener = try await ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(to: try configuration.endpoint.socketAddress) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try RPCFraming.addHandlers(to: channel.pipeline.syncOperations, maximumFrameSize: maximumFrameSize)
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        if case .unixSocket(let path) = configuration.endpoint, chmod(path, configuration.socketMode) != 0 {
+            try? await listener.channel.close()
+            throw StartupError(description: "cannot set mode of \(path): \(String(cString: strerror(errno)))")
+        }
+        let waiters = state.withLockedValue { state in
+            state.listener = listener.channel
+            state.isListening = true
+            defer { state.listeningWaiters = [] }
+            return state.listeningWaiters
+        }
+        waiters.forEach { $0.resume() }
+        logger.info("rpc server listening", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "component": "\(configuration.component)"])
+
+        defer {
+            if case .unixSocket(let path) = configuration.endpoint { unlink(path) }
+        }
+        do {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await listener.executeThenClose { connections in
+                        for try await connection in connections {
+                            group.addTask { await self.serve(connection) }
+                        }
+                    }
+                }
+            } onGracefulShutdown: {
+                self.drain()
+            }
+        } catch is CancellationError {
+            // Cancellation is an immediate stop, not a failure.
+        }
+        logger.info("rpc server stopped", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
+    }
+
+    /// Stops accepting connections and closes each one once it is idle.
+    private func drain() {
+        let (listener, idle) = state.withLockedValue { state -> ((any Channel)?, [any Channel]) in
+            state.draining = true
+            return (state.listener, state.connections.values.filter { $0.inFlight == 0 }.map(\.channel))
+        }
+        logger.info("rpc server draining", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
+        listener?.close(promise: nil)
+        idle.forEach { $0.close(promise: nil) }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let id = ObjectIdentifier(connection.channel)
+        let draining = state.withLockedValue { state in
+            state.connections[id] = Connection(channel: connection.channel)
+            return state.draining
+        }
+        defer { _ = state.withLockedValue { $0.connections.removeValue(forKey: id) } }
+        if draining {
+            try? await connection.channel.close()
+            return
+        }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await frame in inbound {
+                        let request = try RPCEnvelope(frame: frame)
+                        guard request.kind == .request else {
+                            throw RPCEnvelope.DecodingError(description: "a client sent a frame that is not a request")
+                        }
+                        guard beginCall(on: id) else {
+                            let refusal = RPCEnvelope.response(callID: request.callID, error: .unavailable("server is shutting down"))
+                            try await outbound.write(refusal.encoded(allocator: connection.channel.allocator))
+                            continue
+                        }
+                        group.addTask {
+                            let response = await self.answer(request)
+                            var encoded = response.encoded(allocator: connection.channel.allocator)
+                            if encoded.readableBytes > self.configuration.maximumFrameSize {
+                                let error = RPCError(.resourceExhausted, "response larger than the \(self.configuration.maximumFrameSize)-byte frame limit")
+                                encoded = RPCEnvelope.response(callID: request.callID, error: error).encoded(allocator: connection.channel.allocator)
+                            }
+                            try? await outbound.write(encoded)
+                            self.endCall(on: id)
+                        }
+                    }
+                }
+            }
+        } catch {
+            logger.info("rpc connection closed", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+        }
+    }
+
+    private func beginCall(on connection: ObjectIdentifier) -> Bool {
+        state.withLockedValue { state in
+            guard !state.draining else { return false }
+            state.connections[connection]?.inFlight += 1
+            state.inFlight += 1
+            return true
+        }
+    }
+
+    private func endCall(on connection: ObjectIdentifier) {
+        let idleWhileDraining = state.withLockedValue { state -> (any Channel)? in
+            state.inFlight -= 1
+            guard var entry = state.connections[connection] else { return nil }
+            entry.inFlight -= 1
+            state.connections[connection] = entry
+            return state.draining && entry.inFlight == 0 ? entry.channel : nil
+        }
+        idleWhileDraining?.close(promise: nil)
+    }
+
+    /// Runs one call to its response envelope; never throws.
+    private func answer(_ request: RPCEnvelope) async -> RPCEnvelope {
+        var logger = self.logger
+        logger[metadataKey: "rpc.method"] = "\(request.method)"
+        if let requestID = request.metadata[RPCMetadataKey.requestID] { logger[metadataKey: "request.id"] = "\(requestID)" }
+        guard let route = router.route(for: request.method) else {
+            return .response(callID: request.callID, error: RPCError(.unimplemented, "unknown method \(request.method)"))
+        }
+        let message: ProtoMessage
+        do {
+            message = try ProtoMessage(serializedBytes: request.payload, as: route.method.input)
+        } catch {
+            return .response(callID: request.callID, error: .invalidArgument("request is not a valid \(route.method.input.fullName)"))
+        }
+        let deadline = request.timeoutMilliseconds > 0
+            ? ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) : nil
+        let context = RPCContext(method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
+        do {
+            let response = try await Self.run(route.handler, message, context)
+            guard response.descriptor == route.method.output else {
+                logger.error("handler answered with the wrong message type", metadata: ["rpc.response_type": "\(response.descriptor.fullName)"])
+                return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
+            }
+            return .response(callID: request.callID, payload: response.serializedBytes())
+        } catch let error as RPCError {
+            logger.debug("rpc call failed", metadata: ["rpc.code": "\(error.code)", "error": "\(error.message)"])
+            return .response(callID: request.callID, error: error)
+        } catch {
+            logger.error("rpc handler failed", metadata: ["error": "\(error)"])
+            return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
+        }
+    }
+
+    /// Runs the handler, cancelling it at the deadline.
+    private static func run(_ handler: @escaping RPCHandler, _ message: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+        guard let deadline = context.deadline else { return try await handler(message, context) }
+        guard deadline > .now else { throw RPCError(.deadlineExceeded, "deadline exceeded before the call started") }
+        return try await withThrowingTaskGroup(of: ProtoMessage?.self) { group in
+            group.addTask { try await handler(message, context) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let response = try await group.next()! else {
+                throw RPCError(.deadlineExceeded, "deadline exceeded")
+            }
+            return response
+        }
+    }
+
+    /// Replaces a socket file left by a dead process; refuses to touch a live
+    /// server's socket or a file that is not a socket.
+    private func removeStaleSocket() async throws {
+        guard case .unixSocket(let path) = configuration.endpoint else { return }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw StartupError(description: "\(path) exists and is not a socket; refusing to replace it")
+        }
+        let live = try? await ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(.milliseconds(500))
+            .connect(unixDomainSocketPath: path)
+            .get()
+        if let live {
+            try? await live.close()
+            throw StartupError(description: "another server is listening on \(path)")
+        }
+        logger.info("replacing stale socket file", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
+        unlink(path)
+    }
+}

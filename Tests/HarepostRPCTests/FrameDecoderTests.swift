@@ -1,0 +1,42 @@
+@testable import HarepostRPC
+import NIOCore
+import NIOEmbedded
+import NIOTestUtils
+import Testing
+
+@Suite("Frame decoder")
+struct FrameDecoderTests {
+    func frame(_ payload: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(payload.utf8.count), endianness: .big)
+        buffer.writeString(payload)
+        return buffer
+    }
+
+    /// NIO's verifier feeds the input byte by byte, in batches, and coalesced.
+    @Test func decodesSplitAndCoalescedFrames() throws {
+        let payloads = ["", "a", "hello", String(repeating: "x", count: 1000)]
+        try ByteToMessageDecoderVerifier.verifyDecoder(
+            inputOutputPairs: payloads.map { (frame($0), [ByteBuffer(string: $0)]) },
+            decoderFactory: { RPCFrameDecoder(maximumFrameSize: 4096) }
+        )
+    }
+
+    @Test func rejectsAnOversizedFrameAsSoonAsItsLengthArrives() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RPCFrameDecoder(maximumFrameSize: 1024)))
+        var header = ByteBuffer()
+        header.writeInteger(UInt32(1025), endianness: .big)
+        #expect(throws: RPCFrameDecoder.FrameTooLargeError(size: 1025, maximum: 1024)) {
+            try channel.writeInbound(header)
+        }
+    }
+
+    @Test func envelopesRoundTripThroughProtobufC() throws {
+        let request = RPCEnvelope.request(callID: 7, method: "harepost.store.v1.Store/GetDelivery", timeoutMilliseconds: 250, metadata: ["x-request-id": "req_1"], payload: [1, 2, 3])
+        let decoded = try RPCEnvelope(frame: request.encoded(allocator: ByteBufferAllocator()))
+        #expect(decoded == request)
+        let failure = RPCEnvelope.response(callID: 9, error: RPCError(.notFound, "no delivery hr_1"))
+        #expect(try RPCEnvelope(frame: failure.encoded(allocator: ByteBufferAllocator())) == failure)
+        #expect(throws: (any Error).self) { try RPCEnvelope(frame: ByteBuffer(bytes: [0xff, 0xff, 0xff])) }
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import HarepostProto
+import HarepostRPC
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Testing
+
+@Suite("RPC over Unix sockets", .timeLimit(.minutes(1)))
+struct RPCServerClientTests {
+    @Test func thousandConcurrentCallsOnOneConnectionEachGetTheirOwnAnswer() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let server = makeServer(path, router: try testRouter())
+            let client = makeClient(path)
+            try await withRunning(server, client) { () async throws in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for index in 0..<1000 {
+                        group.addTask {
+                            let response = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("key-\(index)"), options: .init(metadata: ["x-request-id": "req-\(index)"]))
+                            return response.string("account_id") == "key-\(index)" && response.string("key_id") == "req-\(index)"
+                        }
+                    }
+                    var correct = 0
+                    for try await ok in group where ok { correct += 1 }
+                    #expect(correct == 1000)
+                }
+            }
+        }
+    }
+
+    @Test func socketIsPrivateAndHealthAnswers() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let server = makeServer(path, router: try testRouter())
+            let client = makeClient(path)
+            try await withRunning(server, client) { () async throws in
+                let attributes = try FileManager.default.attributesOfItem(atPath: path)
+                #expect((attributes[.posixPermissions] as? Int) == 0o600)
+                let health = try await client.checkHealth()
+                #expect(health.enumName("status") == "serving")
+                #expect(health.string("component") == "test")
+            }
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
+    @Test func statusCodesReachTheCallerWithoutInternalDetail() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
+                var revoke = try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest")
+                try revoke.set("id", .string("missing"))
+                await #expect(throws: RPCError(.notFound, "no API key missing")) {
+                    try await client.call("harepost.auth.v1.Auth/RevokeApiKey", revoke)
+                }
+                try revoke.set("id", .string("boom"))
+                await #expect(throws: RPCError(.internal, "internal error")) {
+                    try await client.call("harepost.auth.v1.Auth/RevokeApiKey", revoke)
+                }
+                await #expect(throws: RPCError(.unimplemented, "unknown method harepost.auth.v1.Auth/CreateAccount")) {
+                    try await client.call("harepost.auth.v1.Auth/CreateAccount", try ProtoMessage("harepost.auth.v1.CreateAccountRequest"))
+                }
+                await #expect(throws: RPCError.self) {
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest"))
+                }
+            }
+        }
+    }
+
+    @Test func aMissedDeadlineIsDeadlineExceeded() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter(delay: .seconds(5))), client) { () async throws in
+                let started = ContinuousClock.now
+                await #expect(throws: RPCError(.deadlineExceeded, "deadline exceeded")) {
+                    try await client.call("harepost.auth.v1.Auth/GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"), options: .init(timeout: .milliseconds(200)))
+                }
+                #expect(ContinuousClock.now - started < .seconds(3))
+                // The connection is still good for the next call.
+                let response = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("after"))
+                #expect(response.string("account_id") == "after")
+            }
+        }
+    }
+
+    @Test func failsFastWhileDownAndRecoversAfterARestartWithoutRestartingTheClient() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(nil, client) { () async throws in
+                // First server lifetime.
+                try await withRunning(makeServer(path, router: try testRouter()), nil) { () async throws in
+                    let answer = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("one"))
+                    #expect(answer.string("account_id") == "one")
+                }
+                // Down: UNAVAILABLE, quickly, well before the 10 s deadline.
+                let started = ContinuousClock.now
+                let down = try authenticateRequest("down")
+                let error = await rpcError { () async throws(RPCError) in try await client.call("harepost.auth.v1.Auth/Authenticate", down) }
+                #expect(error?.code == .unavailable)
+                #expect(ContinuousClock.now - started < .seconds(1))
+                // Second server lifetime on the same path: the same client works at once.
+                try await withRunning(makeServer(path, router: try testRouter()), nil) { () async throws in
+                    let answer = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("two"))
+                    #expect(answer.string("account_id") == "two")
+                }
+            }
+        }
+    }
+
+    @Test func garbageAndOversizedFramesCloseOnlyTheirConnection() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
+                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("before")).string("account_id") == "before")
+                let garbage: [UInt8] = [0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]
+                let oversized: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 1, 2, 3]
+                for bytes in [garbage, oversized] {
+                    #expect(try await rawConnectionIsClosedAfterSending(bytes, to: path))
+                }
+                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("after")).string("account_id") == "after")
+            }
+        }
+    }
+
+    @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let server = makeServer(path, router: try testRouter(delay: .milliseconds(500)))
+            let client = makeClient(path)
+            let group = ServiceGroup(configuration: .init(services: [server], logger: testLogger))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                tasks.addTask { try await client.run() }
+                await server.waitUntilListening()
+                let inFlight = Task {
+                    try await client.call("harepost.auth.v1.Auth/GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"))
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                await group.triggerGracefulShutdown()
+                let response = try await inFlight.value
+                #expect(response.string("signing_secret") == "whsec_test")
+                try await Task.sleep(for: .milliseconds(100))
+                await #expect(throws: RPCError.self) {
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("late"))
+                }
+                tasks.cancelAll()
+            }
+        }
+    }
+
+    @Test func replacesAStaleSocketButNotALiveServer() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            // A socket file whose process is gone.
+            let python = Process()
+            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            python.arguments = ["python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path]
+            try python.run()
+            python.waitUntilExit()
+            #expect(FileManager.default.fileExists(atPath: path))
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
+                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("x")).string("account_id") == "x")
+                await #expect(throws: RPCServer.StartupError.self) {
+                    try await makeServer(path, router: try testRouter()).run()
+                }
+                // The live server's socket survived the refused start.
+                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("y")).string("account_id") == "y")
+            }
+        }
+    }
+}
+
+/// Connects without the RPC client, sends raw bytes and reports whether the
+/// server closed the connection.
+func rawConnectionIsClosedAfterSending(_ bytes: [UInt8], to path: String) async throws -> Bool {
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: path).get()
+    try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    return try await withThrowingTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            try await channel.closeFuture.get()
+            return true
+        }
+        group.addTask {
+            try await Task.sleep(for: .seconds(5))
+            return false
+        }
+        let closed = try await group.next()!
+        group.cancelAll()
+        channel.close(promise: nil)
+        return closed
+    }
+}

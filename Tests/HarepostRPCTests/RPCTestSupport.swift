@@ -1,0 +1,91 @@
+import Foundation
+import HarepostProto
+import HarepostRPC
+import Logging
+import NIOPosix
+
+/// A short temp dir (socket paths are limited to 108 bytes), removed afterwards.
+func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = "/tmp/hp-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+let testLogger: Logger = {
+    var logger = Logger(label: "harepost.rpc.tests")
+    logger.logLevel = .critical
+    return logger
+}()
+
+/// A router answering Authenticate by echoing the key as the account id, and
+/// GetSigningSecret after `delay` (for deadline and drain tests).
+func testRouter(delay: Duration = .zero) throws -> RPCRouter {
+    var router = RPCRouter()
+    try router.register("harepost.auth.v1.Auth/Authenticate") { request, context in
+        var response = try ProtoMessage("harepost.auth.v1.AuthenticateResponse")
+        try response.set("account_id", .string(request.string("api_key") ?? ""))
+        try response.set("key_id", .string(context.metadata["x-request-id"] ?? ""))
+        return response
+    }
+    try router.register("harepost.auth.v1.Auth/GetSigningSecret") { _, _ in
+        try await Task.sleep(for: delay)
+        var response = try ProtoMessage("harepost.auth.v1.GetSigningSecretResponse")
+        try response.set("signing_secret", .string("whsec_test"))
+        return response
+    }
+    try router.register("harepost.auth.v1.Auth/RevokeApiKey") { request, _ in
+        switch request.string("id") {
+        case "missing": throw RPCError.notFound("no API key missing")
+        default: throw CocoaError(.fileReadCorruptFile)  // an unexpected internal error
+        }
+    }
+    return router
+}
+
+func authenticateRequest(_ key: String) throws -> ProtoMessage {
+    var request = try ProtoMessage("harepost.auth.v1.AuthenticateRequest")
+    try request.set("api_key", .string(key))
+    return request
+}
+
+func makeServer(_ path: String, router: RPCRouter) -> RPCServer {
+    RPCServer(configuration: .init(endpoint: .unixSocket(path: path), component: "test"), router: router, logger: testLogger)
+}
+
+func makeClient(_ path: String) -> RPCClient {
+    RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: testLogger)
+}
+
+/// Runs `server` and `client` around `body`, then cancels both.
+func withRunning<T: Sendable>(_ server: RPCServer?, _ client: RPCClient?, _ body: @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        if let server {
+            group.addTask {
+                try await server.run()
+                return nil
+            }
+            await server.waitUntilListening()
+        }
+        if let client {
+            group.addTask {
+                try await client.run()
+                return nil
+            }
+        }
+        let result = try await body()
+        group.cancelAll()
+        while let _ = try await group.next() {}
+        return result
+    }
+}
+
+/// The RPCError a call ended with, or nil if it succeeded.
+func rpcError(_ body: () async throws(RPCError) -> ProtoMessage) async -> RPCError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch {
+        return error
+    }
+}
