@@ -140,7 +140,10 @@ struct RPCServerClientTests {
                 let inFlight = Task {
                     try await client.call("harepost.auth.v1.Auth/GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"))
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                // Wait until the server is working on it (health counts itself too).
+                while try await client.checkHealth().int64("in_flight") ?? 0 < 2 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
                 await group.triggerGracefulShutdown()
                 let response = try await inFlight.value
                 #expect(response.string("signing_secret") == "whsec_test")

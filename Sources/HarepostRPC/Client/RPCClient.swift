@@ -51,7 +51,9 @@ public final class RPCClient: Service, Sendable {
 
     private struct PendingCall {
         enum Phase {
-            case queued(RPCEnvelope)
+            /// Waiting for a connection; only an attempt numbered `firstAttempt` or
+            /// later (one that started after the call was made) may fail it.
+            case queued(RPCEnvelope, firstAttempt: Int)
             case sent(ObjectIdentifier)
         }
         var phase: Phase
@@ -64,6 +66,8 @@ public final class RPCClient: Service, Sendable {
         var connection: Connection = .waiting
         var pending: [UInt64: PendingCall] = [:]
         var nextCallID: UInt64 = 1
+        /// Connection attempts started so far.
+        var attempts = 0
         var wakeRequested = false
         var wake: CheckedContinuation<Void, Never>?
     }
@@ -167,10 +171,10 @@ public final class RPCClient: Service, Sendable {
                 state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), continuation: continuation)
                 return .write(channel)
             case .connecting:
-                state.pending[id] = PendingCall(phase: .queued(request), continuation: continuation)
+                state.pending[id] = PendingCall(phase: .queued(request, firstAttempt: state.attempts + 1), continuation: continuation)
                 return .wait
             case .waiting:
-                state.pending[id] = PendingCall(phase: .queued(request), continuation: continuation)
+                state.pending[id] = PendingCall(phase: .queued(request, firstAttempt: state.attempts + 1), continuation: continuation)
                 state.wakeRequested = true
                 defer { state.wake = nil }
                 return .wake(state.wake)
@@ -224,6 +228,7 @@ public final class RPCClient: Service, Sendable {
     public func run() async throws {
         state.withLockedValue { state in
             state.connection = .connecting
+            state.attempts += 1
             state.wakeRequested = false
         }
         defer { stop() }
@@ -241,6 +246,7 @@ public final class RPCClient: Service, Sendable {
                 await self.sleep(self.backoff(afterFailures: failures))
                 self.state.withLockedValue { state in
                     state.connection = .connecting
+                    state.attempts += 1
                     state.wakeRequested = false
                 }
             }
@@ -273,7 +279,7 @@ public final class RPCClient: Service, Sendable {
                 state.connection = .ready(channel)
                 var queued: [(UInt64, RPCEnvelope)] = []
                 for (id, call) in state.pending {
-                    if case .queued(let request) = call.phase {
+                    if case .queued(let request, _) = call.phase {
                         queued.append((id, request))
                         state.pending[id]?.phase = .sent(ObjectIdentifier(channel))
                     }
@@ -316,13 +322,18 @@ public final class RPCClient: Service, Sendable {
         }
     }
 
+    /// After a failed attempt: fails the calls that attempt was made for; calls
+    /// that arrived during it ask for another attempt at once.
     private func failQueued(with error: RPCError) {
         let failed = state.withLockedValue { state -> [PendingCall] in
             var failed: [PendingCall] = []
             for (id, call) in state.pending {
-                if case .queued = call.phase {
+                guard case .queued(_, let firstAttempt) = call.phase else { continue }
+                if firstAttempt <= state.attempts {
                     failed.append(call)
                     state.pending[id] = nil
+                } else {
+                    state.wakeRequested = true
                 }
             }
             return failed
