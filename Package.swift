@@ -61,9 +61,11 @@ let package = Package(
             name: "harepost",
             dependencies: [
                 "HarepostRPC",
+                "HarepostJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -76,6 +78,17 @@ let package = Package(
             name: "HarepostJSONTests",
             dependencies: ["HarepostJSON", "HarepostProto"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // Starts real `harepost` processes.
+        .testTarget(
+            name: "HarepostEndToEndTests",
+            dependencies: [
+                "harepost",
+                "HarepostRPC",
+                "HarepostProto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,15 @@
+import Foundation
+
+enum RunDirectory {
+    /// Creates the socket's directory (mode 0700) when missing, so only this user
+    /// can reach the sockets even in the moment before each is chmod-ed.
+    static func prepare(forSocket path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) else { return }
+        try FileManager.default.createDirectory(
+            atPath: directory,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Harepost: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harepost",
+        abstract: "A self-hosted webhook delivery platform.",
+        subcommands: [
+            AuthCommand.self,
+            StoreCommand.self,
+            DispatcherCommand.self,
+            HealthCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,128 @@
+import Foundation
+import HarepostProto
+import HarepostRPC
+import Logging
+import Testing
+
+/// The `harepost` binary built next to this test bundle.
+let harepostBinary: URL = {
+    var directory = Bundle.main.bundleURL
+    while directory.path != "/" {
+        let candidate = directory.appendingPathComponent("harepost")
+        if FileManager.default.isExecutableFile(atPath: candidate.path), !candidate.hasDirectoryPath { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/harepost").standardized
+}()
+
+/// A component running as its own OS process.
+final class ComponentProcess {
+    let process = Process()
+    let socket: String
+
+    init(_ component: String, socket: String) throws {
+        self.socket = socket
+        process.executableURL = harepostBinary
+        process.arguments = [component, "--socket", socket, "--log-level", "warning"]
+        try process.run()
+    }
+
+    func terminate() { kill(process.processIdentifier, SIGTERM) }
+    func kill9() { kill(process.processIdentifier, SIGKILL) }
+
+    /// Waits for the process to exit; returns its status, or nil after `timeout`.
+    func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Polls health until the component answers SERVING.
+func waitUntilServing(_ client: RPCClient, timeout: Duration = .seconds(20)) async throws -> ProtoMessage {
+    let deadline = ContinuousClock.now + timeout
+    var lastError: RPCError?
+    while ContinuousClock.now < deadline {
+        do {
+            let health = try await client.checkHealth()
+            if health.enumName("status") == "serving" { return health }
+        } catch {
+            lastError = error
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw lastError ?? RPCError.unavailable("component never became healthy")
+}
+
+@Suite("Component processes", .timeLimit(.minutes(2)))
+struct ComponentProcessTests {
+    @Test(arguments: ["auth", "store", "dispatcher"])
+    func componentServesHealthAndDrainsOnSIGTERM(component: String) async throws {
+        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = "\(dir)/\(component).sock"
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+        let process = try ComponentProcess(component, socket: socket)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let health = try await waitUntilServing(client)
+            #expect(health.string("component") == component)
+            let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+
+            process.terminate()
+            #expect(await process.waitForExit() == 0)
+            #expect(!FileManager.default.fileExists(atPath: socket))
+            group.cancelAll()
+        }
+    }
+
+    /// kill -9 leaves a stale socket file; a new process replaces it and the same
+    /// client (never restarted) reaches it.
+    @Test func aKilledComponentRestartsOnItsStaleSocketAndClientsReconnect() async throws {
+        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = "\(dir)/store.sock"
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            let first = try ComponentProcess("store", socket: socket)
+            _ = try await waitUntilServing(client)
+            first.kill9()
+            #expect(await first.waitForExit() != nil)
+            #expect(FileManager.default.fileExists(atPath: socket))  // stale
+            do {
+                _ = try await client.checkHealth()
+                Issue.record("a killed component answered")
+            } catch let error as RPCError {
+                #expect(error.code == .unavailable)
+            }
+
+            let second = try ComponentProcess("store", socket: socket)
+            let health = try await waitUntilServing(client)
+            #expect(health.string("component") == "store")
+            // Methods whose service code has not landed are UNIMPLEMENTED, not crashes.
+            do {
+                _ = try await client.call("harepost.store.v1.Store/GetDelivery", try ProtoMessage("harepost.store.v1.GetDeliveryRequest"))
+                Issue.record("GetDelivery answered")
+            } catch let error as RPCError {
+                #expect(error.code == .unimplemented)
+            }
+            second.terminate()
+            #expect(await second.waitForExit() == 0)
+            group.cancelAll()
+        }
+    }
+}
