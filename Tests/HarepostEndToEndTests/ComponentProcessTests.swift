@@ -9,10 +9,14 @@ let harepostBinary: URL = {
     var directory = Bundle.main.bundleURL
     while directory.path != "/" {
         let candidate = directory.appendingPathComponent("harepost")
-        if FileManager.default.isExecutableFile(atPath: candidate.path), !candidate.hasDirectoryPath { return candidate }
+        if FileManager.default.isExecutableFile(atPath: candidate.path), !candidate.hasDirectoryPath {
+            return candidate
+        }
         directory.deleteLastPathComponent()
     }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/harepost").standardized
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "../../.build/debug/harepost"
+    ).standardized
 }()
 
 /// A component running as its own OS process.
@@ -115,7 +119,10 @@ struct ComponentProcessTests {
             #expect(health.string("component") == "store")
             // Methods whose service code has not landed are UNIMPLEMENTED, not crashes.
             do {
-                _ = try await client.call("harepost.store.v1.Store/GetDelivery", try ProtoMessage("harepost.store.v1.GetDeliveryRequest"))
+                _ = try await client.call(
+                    "harepost.store.v1.Store/GetDelivery",
+                    try ProtoMessage("harepost.store.v1.GetDeliveryRequest")
+                )
                 Issue.record("GetDelivery answered")
             } catch let error as RPCError {
                 #expect(error.code == .unimplemented)
@@ -124,5 +131,38 @@ struct ComponentProcessTests {
             #expect(await second.waitForExit() == 0)
             group.cancelAll()
         }
+    }
+
+    /// docs/rpc.md is enough to write a client: its stdlib-only Python example,
+    /// which encodes protobuf by hand, talks to a live component.
+    @Test func theDocumentedPythonClientTalksToALiveComponent() async throws {
+        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = "\(dir)/dispatcher.sock"
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+        let component = try ComponentProcess("dispatcher", socket: socket)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            _ = try await waitUntilServing(client)
+            group.cancelAll()
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../docs/examples/rpc_health.py").standardized
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", script.path, socket]
+        let output = Pipe()
+        python.standardOutput = output
+        try python.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        #expect(text.contains(#""status": "serving""#))
+        #expect(text.contains(#""component": "dispatcher""#))
+        component.terminate()
+        #expect(await component.waitForExit() == 0)
     }
 }

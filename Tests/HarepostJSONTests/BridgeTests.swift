@@ -27,7 +27,10 @@ struct BridgeTests {
         #expect(message.stringMap("headers") == ["X-Order": "123"])
         #expect(message.message("delivery")?.enumName("backoff") == "fixed")
         let rendered = ProtoJSON.encode(message)
-        #expect(rendered["body"] == (try JSONParser.parse(#"{"order": {"id": 123, "total": 42.5, "tags": ["a", null, true]}}"#)))
+        #expect(
+            rendered["body"]
+                == (try JSONParser.parse(#"{"order": {"id": 123, "total": 42.5, "tags": ["a", null, true]}}"#))
+        )
         #expect(rendered["metadata"] == .object([("customer", .string("c_1"))]))
         #expect(rendered["delivery"]?["base_delay_ms"] == .null)
         #expect(rendered["delivery"]?["max_attempts"] == .integer(3))
@@ -37,22 +40,39 @@ struct BridgeTests {
     }
 
     @Test func rejectsUnknownFieldsAndWrongTypesNamingTheField() {
-        #expect(decodeError(#"{"target": "https://x.test", "colour": 1}"#, as: send) == JSONBridgeError(field: "colour", reason: "unknown field"))
-        #expect(decodeError(#"{"target": 5}"#, as: send) == JSONBridgeError(field: "target", reason: "expected a string, got a number"))
-        #expect(decodeError(#"{"delivery": {"max_attempts": "many"}}"#, as: send)
-            == JSONBridgeError(field: "delivery.max_attempts", reason: "expected a 64-bit integer, got a string"))
+        #expect(
+            decodeError(#"{"target": "https://x.test", "colour": 1}"#, as: send)
+                == JSONBridgeError(field: "colour", reason: "unknown field")
+        )
+        #expect(
+            decodeError(#"{"target": 5}"#, as: send)
+                == JSONBridgeError(field: "target", reason: "expected a string, got a number")
+        )
+        #expect(
+            decodeError(#"{"delivery": {"max_attempts": "many"}}"#, as: send)
+                == JSONBridgeError(field: "delivery.max_attempts", reason: "expected a 64-bit integer, got a string")
+        )
         #expect(decodeError(#"{"delivery": {"max_attempts": 2.5}}"#, as: send)?.field == "delivery.max_attempts")
-        #expect(decodeError(#"{"delivery": {"backoff": "linear"}}"#, as: send)
-            == JSONBridgeError(field: "delivery.backoff", reason: #"must be one of "exponential", "fixed""#))
-        #expect(decodeError(#"{"headers": {"X-Order": 123}}"#, as: send)
-            == JSONBridgeError(field: "headers.X-Order", reason: "expected a string, got a number"))
+        #expect(
+            decodeError(#"{"delivery": {"backoff": "linear"}}"#, as: send)
+                == JSONBridgeError(field: "delivery.backoff", reason: #"must be one of "exponential", "fixed""#)
+        )
+        #expect(
+            decodeError(#"{"headers": {"X-Order": 123}}"#, as: send)
+                == JSONBridgeError(field: "headers.X-Order", reason: "expected a string, got a number")
+        )
         #expect(decodeError(#"{"sign": "yes"}"#, as: send)?.field == "sign")
-        #expect(decodeError(#"[1, 2]"#, as: send) == JSONBridgeError(field: "", reason: "expected an object, got an array"))
+        #expect(
+            decodeError(#"[1, 2]"#, as: send) == JSONBridgeError(field: "", reason: "expected an object, got an array")
+        )
         #expect(decodeError(#"{"target": "x",}"#, as: send)?.reason.hasPrefix("invalid JSON at byte 15") == true)
     }
 
     @Test func nullLeavesAFieldUnset() throws {
-        let message = try ProtoJSON.decode(Array(#"{"target": "https://x.test", "idempotency_key": null}"#.utf8), as: send)
+        let message = try ProtoJSON.decode(
+            Array(#"{"target": "https://x.test", "idempotency_key": null}"#.utf8),
+            as: send
+        )
         #expect(message["idempotency_key"] == nil)
         #expect(ProtoJSON.encode(message)["idempotency_key"] == .null)
     }
@@ -61,10 +81,20 @@ struct BridgeTests {
         let status = try #require(list.field(named: "status"))
         let limit = try #require(list.field(named: "limit"))
         #expect(try ProtoJSON.decodeText("dead_letter", for: status, path: "status") == .enumValue(5))
-        #expect(throws: JSONBridgeError(field: "status", reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#)) {
+        #expect(
+            throws: JSONBridgeError(
+                field: "status",
+                reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#
+            )
+        ) {
             try ProtoJSON.decodeText("bogus", for: status, path: "status")
         }
-        #expect(throws: JSONBridgeError(field: "status", reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#)) {
+        #expect(
+            throws: JSONBridgeError(
+                field: "status",
+                reason: #"must be one of "queued", "retrying", "delivered", "rejected", "dead_letter""#
+            )
+        ) {
             try ProtoJSON.decodeText("unspecified", for: status, path: "status")
         }
         #expect(try ProtoJSON.decodeText("50", for: limit, path: "limit") == .int32(50))
@@ -99,7 +129,10 @@ struct JSONTests {
         #expect(JSONWriter.string(.string("\u{1}")) == #""\u0001""#)
     }
 
-    @Test(arguments: ["", "{", "[1,]", "01", "1.", "tru", #"{"a" 1}"#, #"{"a":1}x"#, "\"\u{1}\"", #""\ud800""#, #"{"a":1,"a":2}"#, "1e999"])
+    @Test(arguments: [
+        "", "{", "[1,]", "01", "1.", "tru", #"{"a" 1}"#, #"{"a":1}x"#, "\"\u{1}\"", #""\ud800""#, #"{"a":1,"a":2}"#,
+        "1e999",
+    ])
     func rejectsInvalidJSON(_ text: String) {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }

@@ -36,7 +36,8 @@ struct GoldenSeedTests {
 
     @Test func listAttemptsIsACountAndSingleAttemptsIsAnArray() throws {
         let single = try Self.roundTrip("harepost-get-delivery", as: "harepost.store.v1.Delivery").rendered
-        let list = try Self.roundTrip("harepost-list-deliveries", as: "harepost.store.v1.ListDeliveriesResponse").rendered
+        let list = try Self.roundTrip("harepost-list-deliveries", as: "harepost.store.v1.ListDeliveriesResponse")
+            .rendered
         guard case .array = single["attempts"] else { Issue.record("single attempts is not an array"); return }
         guard case .array(let data) = list["data"], case .integer(1) = data.first?["attempts"] else {
             Issue.record("list attempts is not a count")
@@ -50,7 +51,10 @@ struct GoldenSeedTests {
     /// of a realistic attempt has exactly its keys, and the same JSON type for each.
     @Test func hookstreamShapeMatchesTheSeedSchema() throws {
         let seed = try JSONParser.parse(try Self.fixture("hookstream-delivery-attempts"))
-        var filled = try Self.roundTrip("hookstream-delivery-attempts-filled", as: "harepost.store.v1.ListDeliveryAttemptsResponse").rendered
+        var filled = try Self.roundTrip(
+            "hookstream-delivery-attempts-filled",
+            as: "harepost.store.v1.ListDeliveryAttemptsResponse"
+        ).rendered
         // Give the nullable fields of the realistic example a value, as the seed does.
         filled = filled.replacingNulls(with: seed)
         #expect(filled.shape == seed.shape)
@@ -61,7 +65,8 @@ struct GoldenSeedTests {
     @Test func hookstreamNullableFieldsAreThePresenceFields() throws {
         let nullable: Set = [
             "request_headers", "response_status", "response_headers", "response_body", "duration_ms", "error",
-            "attempt_number", "next_retry_at", "is_dlq", "dlq_at", "trigger_type", "connection_name", "destination_name",
+            "attempt_number", "next_retry_at", "is_dlq", "dlq_at", "trigger_type", "connection_name",
+            "destination_name",
         ]
         let attempt = try #require(MessageDescriptor.named("harepost.store.v1.DeliveryAttempt"))
         for field in attempt.fields where field.name != "created_at" {

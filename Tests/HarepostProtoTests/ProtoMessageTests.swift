@@ -69,7 +69,13 @@ struct ProtoMessageTests {
 
     @Test func rejectsValuesOfTheWrongTypeNamingTheField() throws {
         var request = try ProtoMessage("harepost.store.v1.SendRequest")
-        #expect(throws: ProtoError.typeMismatch(message: "harepost.store.v1.SendRequest", field: "target", expected: "a string")) {
+        #expect(
+            throws: ProtoError.typeMismatch(
+                message: "harepost.store.v1.SendRequest",
+                field: "target",
+                expected: "a string"
+            )
+        ) {
             try request.set("target", .int32(1))
         }
         #expect(throws: ProtoError.unknownField(message: "harepost.store.v1.SendRequest", field: "nope")) {
@@ -86,7 +92,9 @@ struct ProtoMessageTests {
         }
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
-            let garbage = (0..<Int.random(in: 0..<64, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let garbage = (0..<Int.random(in: 0..<64, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             _ = try? ProtoMessage(serializedBytes: garbage, as: descriptor)
         }
     }
@@ -106,15 +114,26 @@ struct ProtoMessageTests {
 
     @Test func servicesAndMethodsComeFromTheDescriptors() throws {
         let names = ServiceDescriptor.all.map(\.fullName)
-        #expect(names == ["harepost.auth.v1.Auth", "harepost.dispatcher.v1.Dispatcher", "harepost.rpc.v1.Health", "harepost.store.v1.Store"])
+        #expect(
+            names == [
+                "harepost.auth.v1.Auth", "harepost.dispatcher.v1.Dispatcher", "harepost.rpc.v1.Health",
+                "harepost.store.v1.Store",
+            ]
+        )
         let method = try #require(ServiceDescriptor.method(path: "harepost.store.v1.Store/GetDelivery"))
         #expect(method.input.fullName == "harepost.store.v1.GetDeliveryRequest")
         #expect(method.output.fullName == "harepost.store.v1.GetDeliveryResponse")
     }
 
     @Test func enumJSONNamesDropTheTypePrefix() throws {
-        let status = try #require(MessageDescriptor.named("harepost.store.v1.Delivery")?.field(named: "status")?.enumType)
-        #expect(status.values.map(\.jsonName) == ["unspecified", "queued", "retrying", "delivered", "rejected", "dead_letter"])
+        let status = try #require(
+            MessageDescriptor.named("harepost.store.v1.Delivery")?.field(named: "status")?.enumType
+        )
+        #expect(
+            status.values.map(\.jsonName) == [
+                "unspecified", "queued", "retrying", "delivered", "rejected", "dead_letter",
+            ]
+        )
         let code = try #require(MessageDescriptor.named("harepost.rpc.v1.Envelope")?.field(named: "code")?.enumType)
         #expect(code.value(number: 4)?.jsonName == "deadline_exceeded")
     }

@@ -7,13 +7,17 @@ import Testing
 /// can talk to harepost's services.
 @Suite("Wire compatibility with protoc")
 struct WireCompatibilityTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// Runs `protoc --decode=<type>` on `bytes`; returns its text-format output.
     static func protocDecode(_ bytes: [UInt8], type: String, file: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["protoc", "--decode=\(type)", "-I", packageRoot.appendingPathComponent("proto").path, "-I", "/usr/include", file]
+        process.arguments = [
+            "protoc", "--decode=\(type)", "-I", packageRoot.appendingPathComponent("proto").path, "-I", "/usr/include",
+            file,
+        ]
         let input = Pipe()
         let output = Pipe()
         let errors = Pipe()
@@ -37,7 +41,11 @@ struct WireCompatibilityTests {
     }
 
     @Test func storeSendRequestDecodesWithProtoc() throws {
-        let text = try Self.protocDecode(ProtoMessageTests.sendRequest().serializedBytes(), type: "harepost.store.v1.SendRequest", file: "harepost/store/v1/store.proto")
+        let text = try Self.protocDecode(
+            ProtoMessageTests.sendRequest().serializedBytes(),
+            type: "harepost.store.v1.SendRequest",
+            file: "harepost/store/v1/store.proto"
+        )
         #expect(text.contains(#"target: "https://your-app.com/webhook""#))
         #expect(text.contains(#"method: "PUT""#))
         #expect(text.contains(#"key: "X-Order""#) && text.contains(#"value: "123""#))
@@ -53,7 +61,11 @@ struct WireCompatibilityTests {
         try response.set("id", .string("acct_1"))
         try response.set("api_key", .string("hp_live_abc"))
         try response.set("created_at", .message(.timestamp(seconds: 1_781_101_330, nanos: 5)))
-        let text = try Self.protocDecode(response.serializedBytes(), type: "harepost.auth.v1.CreateAccountResponse", file: "harepost/auth/v1/auth.proto")
+        let text = try Self.protocDecode(
+            response.serializedBytes(),
+            type: "harepost.auth.v1.CreateAccountResponse",
+            file: "harepost/auth/v1/auth.proto"
+        )
         #expect(text.contains(#"id: "acct_1""#))
         #expect(text.contains(#"api_key: "hp_live_abc""#))
         #expect(text.contains("seconds: 1781101330") && text.contains("nanos: 5"))
@@ -63,7 +75,11 @@ struct WireCompatibilityTests {
         var status = try ProtoMessage("harepost.dispatcher.v1.GetStatusResponse")
         try status.set("in_flight", .int64(12))
         try status.set("max_in_flight", .int64(Int64(1) << 40))
-        let text = try Self.protocDecode(status.serializedBytes(), type: "harepost.dispatcher.v1.GetStatusResponse", file: "harepost/dispatcher/v1/dispatcher.proto")
+        let text = try Self.protocDecode(
+            status.serializedBytes(),
+            type: "harepost.dispatcher.v1.GetStatusResponse",
+            file: "harepost/dispatcher/v1/dispatcher.proto"
+        )
         #expect(text.contains("in_flight: 12"))
         #expect(text.contains("max_in_flight: 1099511627776"))
     }
@@ -75,7 +91,11 @@ struct WireCompatibilityTests {
         try envelope.set("code", enumName: "deadline_exceeded")
         try envelope.set("metadata", stringMap: ["x-request-id": "req_1"])
         try envelope.set("payload", .bytes([0, 1, 2]))
-        let text = try Self.protocDecode(envelope.serializedBytes(), type: "harepost.rpc.v1.Envelope", file: "harepost/rpc/v1/rpc.proto")
+        let text = try Self.protocDecode(
+            envelope.serializedBytes(),
+            type: "harepost.rpc.v1.Envelope",
+            file: "harepost/rpc/v1/rpc.proto"
+        )
         #expect(text.contains("kind: FRAME_KIND_RESPONSE"))
         #expect(text.contains("call_id: 18446744073709551615"))
         #expect(text.contains("code: DEADLINE_EXCEEDED"))

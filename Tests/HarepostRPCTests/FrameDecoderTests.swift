@@ -1,8 +1,9 @@
-@testable import HarepostRPC
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 import Testing
+
+@testable import HarepostRPC
 
 @Suite("Frame decoder")
 struct FrameDecoderTests {
@@ -32,7 +33,13 @@ struct FrameDecoderTests {
     }
 
     @Test func envelopesRoundTripThroughProtobufC() throws {
-        let request = RPCEnvelope.request(callID: 7, method: "harepost.store.v1.Store/GetDelivery", timeoutMilliseconds: 250, metadata: ["x-request-id": "req_1"], payload: [1, 2, 3])
+        let request = RPCEnvelope.request(
+            callID: 7,
+            method: "harepost.store.v1.Store/GetDelivery",
+            timeoutMilliseconds: 250,
+            metadata: ["x-request-id": "req_1"],
+            payload: [1, 2, 3]
+        )
         let decoded = try RPCEnvelope(frame: request.encoded(allocator: ByteBufferAllocator()))
         #expect(decoded == request)
         let failure = RPCEnvelope.response(callID: 9, error: RPCError(.notFound, "no delivery hr_1"))

@@ -17,8 +17,13 @@ struct RPCServerClientTests {
                 try await withThrowingTaskGroup(of: Bool.self) { group in
                     for index in 0..<1000 {
                         group.addTask {
-                            let response = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("key-\(index)"), options: .init(metadata: ["x-request-id": "req-\(index)"]))
-                            return response.string("account_id") == "key-\(index)" && response.string("key_id") == "req-\(index)"
+                            let response = try await client.call(
+                                "harepost.auth.v1.Auth/Authenticate",
+                                try authenticateRequest("key-\(index)"),
+                                options: .init(metadata: ["x-request-id": "req-\(index)"])
+                            )
+                            return response.string("account_id") == "key-\(index)"
+                                && response.string("key_id") == "req-\(index)"
                         }
                     }
                     var correct = 0
@@ -60,10 +65,16 @@ struct RPCServerClientTests {
                     try await client.call("harepost.auth.v1.Auth/RevokeApiKey", revoke)
                 }
                 await #expect(throws: RPCError(.unimplemented, "unknown method harepost.auth.v1.Auth/CreateAccount")) {
-                    try await client.call("harepost.auth.v1.Auth/CreateAccount", try ProtoMessage("harepost.auth.v1.CreateAccountRequest"))
+                    try await client.call(
+                        "harepost.auth.v1.Auth/CreateAccount",
+                        try ProtoMessage("harepost.auth.v1.CreateAccountRequest")
+                    )
                 }
                 await #expect(throws: RPCError.self) {
-                    try await client.call("harepost.auth.v1.Auth/Authenticate", try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest"))
+                    try await client.call(
+                        "harepost.auth.v1.Auth/Authenticate",
+                        try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest")
+                    )
                 }
             }
         }
@@ -73,14 +84,22 @@ struct RPCServerClientTests {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
             let client = makeClient(path)
-            try await withRunning(makeServer(path, router: try testRouter(delay: .seconds(5))), client) { () async throws in
+            try await withRunning(makeServer(path, router: try testRouter(delay: .seconds(5))), client) {
+                () async throws in
                 let started = ContinuousClock.now
                 await #expect(throws: RPCError(.deadlineExceeded, "deadline exceeded")) {
-                    try await client.call("harepost.auth.v1.Auth/GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"), options: .init(timeout: .milliseconds(200)))
+                    try await client.call(
+                        "harepost.auth.v1.Auth/GetSigningSecret",
+                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                        options: .init(timeout: .milliseconds(200))
+                    )
                 }
                 #expect(ContinuousClock.now - started < .seconds(3))
                 // The connection is still good for the next call.
-                let response = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("after"))
+                let response = try await client.call(
+                    "harepost.auth.v1.Auth/Authenticate",
+                    try authenticateRequest("after")
+                )
                 #expect(response.string("account_id") == "after")
             }
         }
@@ -93,18 +112,26 @@ struct RPCServerClientTests {
             try await withRunning(nil, client) { () async throws in
                 // First server lifetime.
                 try await withRunning(makeServer(path, router: try testRouter()), nil) { () async throws in
-                    let answer = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("one"))
+                    let answer = try await client.call(
+                        "harepost.auth.v1.Auth/Authenticate",
+                        try authenticateRequest("one")
+                    )
                     #expect(answer.string("account_id") == "one")
                 }
                 // Down: UNAVAILABLE, quickly, well before the 10 s deadline.
                 let started = ContinuousClock.now
                 let down = try authenticateRequest("down")
-                let error = await rpcError { () async throws(RPCError) in try await client.call("harepost.auth.v1.Auth/Authenticate", down) }
+                let error = await rpcError { () async throws(RPCError) in
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", down)
+                }
                 #expect(error?.code == .unavailable)
                 #expect(ContinuousClock.now - started < .seconds(1))
                 // Second server lifetime on the same path: the same client works at once.
                 try await withRunning(makeServer(path, router: try testRouter()), nil) { () async throws in
-                    let answer = try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("two"))
+                    let answer = try await client.call(
+                        "harepost.auth.v1.Auth/Authenticate",
+                        try authenticateRequest("two")
+                    )
                     #expect(answer.string("account_id") == "two")
                 }
             }
@@ -116,13 +143,19 @@ struct RPCServerClientTests {
             let path = "\(dir)/auth.sock"
             let client = makeClient(path)
             try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("before")).string("account_id") == "before")
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("before"))
+                        .string("account_id") == "before"
+                )
                 let garbage: [UInt8] = [0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff]
                 let oversized: [UInt8] = [0x7f, 0xff, 0xff, 0xff, 1, 2, 3]
                 for bytes in [garbage, oversized] {
                     #expect(try await rawConnectionIsClosedAfterSending(bytes, to: path))
                 }
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("after")).string("account_id") == "after")
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("after"))
+                        .string("account_id") == "after"
+                )
             }
         }
     }
@@ -138,7 +171,10 @@ struct RPCServerClientTests {
                 tasks.addTask { try await client.run() }
                 await server.waitUntilListening()
                 let inFlight = Task {
-                    try await client.call("harepost.auth.v1.Auth/GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"))
+                    try await client.call(
+                        "harepost.auth.v1.Auth/GetSigningSecret",
+                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
+                    )
                 }
                 // Wait until the server is working on it (health counts itself too).
                 while try await client.checkHealth().int64("in_flight") ?? 0 < 2 {
@@ -162,18 +198,28 @@ struct RPCServerClientTests {
             // A socket file whose process is gone.
             let python = Process()
             python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            python.arguments = ["python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path]
+            python.arguments = [
+                "python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path,
+            ]
             try python.run()
             python.waitUntilExit()
             #expect(FileManager.default.fileExists(atPath: path))
             let client = makeClient(path)
             try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("x")).string("account_id") == "x")
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("x")).string(
+                        "account_id"
+                    ) == "x"
+                )
                 await #expect(throws: RPCServer.StartupError.self) {
                     try await makeServer(path, router: try testRouter()).run()
                 }
                 // The live server's socket survived the refused start.
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("y")).string("account_id") == "y")
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", try authenticateRequest("y")).string(
+                        "account_id"
+                    ) == "y"
+                )
             }
         }
     }
@@ -182,7 +228,9 @@ struct RPCServerClientTests {
 /// Connects without the RPC client, sends raw bytes and reports whether the
 /// server closed the connection.
 func rawConnectionIsClosedAfterSending(_ bytes: [UInt8], to path: String) async throws -> Bool {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: path).get()
+    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(
+        unixDomainSocketPath: path
+    ).get()
     try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     return try await withThrowingTaskGroup(of: Bool.self) { group in
         group.addTask {

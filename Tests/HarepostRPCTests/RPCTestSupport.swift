@@ -50,7 +50,11 @@ func authenticateRequest(_ key: String) throws -> ProtoMessage {
 }
 
 func makeServer(_ path: String, router: RPCRouter) -> RPCServer {
-    RPCServer(configuration: .init(endpoint: .unixSocket(path: path), component: "test"), router: router, logger: testLogger)
+    RPCServer(
+        configuration: .init(endpoint: .unixSocket(path: path), component: "test"),
+        router: router,
+        logger: testLogger
+    )
 }
 
 func makeClient(_ path: String) -> RPCClient {
@@ -58,7 +62,9 @@ func makeClient(_ path: String) -> RPCClient {
 }
 
 /// Runs `server` and `client` around `body`, then cancels both.
-func withRunning<T: Sendable>(_ server: RPCServer?, _ client: RPCClient?, _ body: @Sendable () async throws -> T) async throws -> T {
+func withRunning<T: Sendable>(_ server: RPCServer?, _ client: RPCClient?, _ body: @Sendable () async throws -> T)
+    async throws -> T
+{
     try await withThrowingTaskGroup(of: T?.self) { group in
         if let server {
             group.addTask {

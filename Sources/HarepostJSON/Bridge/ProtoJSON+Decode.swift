@@ -1,11 +1,14 @@
 public import HarepostProto
+
 import struct Foundation.Data
 
 extension ProtoJSON {
     // MARK: JSON → message
 
     /// Parses JSON bytes into a message of `descriptor`'s type.
-    public static func decode(_ bytes: some Collection<UInt8>, as descriptor: MessageDescriptor) throws(JSONBridgeError) -> ProtoMessage {
+    public static func decode(_ bytes: some Collection<UInt8>, as descriptor: MessageDescriptor) throws(JSONBridgeError)
+        -> ProtoMessage
+    {
         let json: JSONValue
         do {
             json = try JSONParser.parse(bytes)
@@ -15,7 +18,9 @@ extension ProtoJSON {
         return try decode(json, as: descriptor)
     }
 
-    public static func decode(_ json: JSONValue, as descriptor: MessageDescriptor) throws(JSONBridgeError) -> ProtoMessage {
+    public static func decode(_ json: JSONValue, as descriptor: MessageDescriptor) throws(JSONBridgeError)
+        -> ProtoMessage
+    {
         try decodeMessage(json, as: descriptor, path: "")
     }
 
@@ -33,7 +38,9 @@ extension ProtoJSON {
         }
     }
 
-    static func decodeMessage(_ json: JSONValue, as descriptor: MessageDescriptor, path: String) throws(JSONBridgeError) -> ProtoMessage {
+    static func decodeMessage(_ json: JSONValue, as descriptor: MessageDescriptor, path: String) throws(JSONBridgeError)
+        -> ProtoMessage
+    {
         if let special = try decodeWellKnown(json, as: descriptor, path: path) { return special }
         guard case .object(let members) = json else {
             throw JSONBridgeError(field: path, reason: "expected an object, got \(json.typeName)")
@@ -49,7 +56,9 @@ extension ProtoJSON {
         return message
     }
 
-    static func decode(_ json: JSONValue, into message: inout ProtoMessage, field: FieldDescriptor, path: String) throws(JSONBridgeError) {
+    static func decode(_ json: JSONValue, into message: inout ProtoMessage, field: FieldDescriptor, path: String)
+        throws(JSONBridgeError)
+    {
         if json == .null, field.messageType?.fullName != "google.protobuf.Value" {
             message.clear(field)
             return
@@ -90,13 +99,17 @@ extension ProtoJSON {
         }
     }
 
-    static func decodeValue(_ json: JSONValue, for field: FieldDescriptor, path: String) throws(JSONBridgeError) -> ProtoValue {
+    static func decodeValue(_ json: JSONValue, for field: FieldDescriptor, path: String) throws(JSONBridgeError)
+        -> ProtoValue
+    {
         func mismatch() -> JSONBridgeError {
             JSONBridgeError(field: path, reason: "expected \(field.kind.displayName), got \(json.typeName)")
         }
         switch field.kind {
         case .int32, .sint32, .sfixed32:
-            guard let value = integer(json, in: Int64(Int32.min)...Int64(Int32.max), path: path) else { throw mismatch() }
+            guard let value = integer(json, in: Int64(Int32.min)...Int64(Int32.max), path: path) else {
+                throw mismatch()
+            }
             return .int32(Int32(value))
         case .int64, .sint64, .sfixed64:
             guard let value = integer(json, in: Int64.min...Int64.max, path: path) else { throw mismatch() }
@@ -136,7 +149,9 @@ extension ProtoJSON {
         }
     }
 
-    static func enumValue(_ name: String, for field: FieldDescriptor, path: String) throws(JSONBridgeError) -> ProtoValue {
+    static func enumValue(_ name: String, for field: FieldDescriptor, path: String) throws(JSONBridgeError)
+        -> ProtoValue
+    {
         guard let type = field.enumType else {
             throw JSONBridgeError(field: path, reason: "expected an enum value")
         }
@@ -160,12 +175,17 @@ extension ProtoJSON {
         }
     }
 
-    private static func decodeWellKnown(_ json: JSONValue, as descriptor: MessageDescriptor, path: String) throws(JSONBridgeError) -> ProtoMessage? {
+    private static func decodeWellKnown(_ json: JSONValue, as descriptor: MessageDescriptor, path: String)
+        throws(JSONBridgeError) -> ProtoMessage?
+    {
         do {
             switch descriptor.fullName {
             case "google.protobuf.Timestamp":
                 guard case .string(let text) = json, let (seconds, nanos) = RFC3339.parse(text) else {
-                    throw JSONBridgeError(field: path, reason: "expected an RFC 3339 timestamp such as \"2026-06-10T14:22:10Z\"")
+                    throw JSONBridgeError(
+                        field: path,
+                        reason: "expected an RFC 3339 timestamp such as \"2026-06-10T14:22:10Z\""
+                    )
                 }
                 return ProtoMessage.timestamp(seconds: seconds, nanos: nanos)
             case "google.protobuf.Struct":

@@ -4,7 +4,9 @@ extension ProtoJSON {
     /// Converts a path segment or query value to a value of `field`'s type, e.g.
     /// `limit=50` into an int32 or `status=dead_letter` into an enum. `path` names
     /// the parameter in errors.
-    public static func decodeText(_ text: String, for field: FieldDescriptor, path: String) throws(JSONBridgeError) -> ProtoValue {
+    public static func decodeText(_ text: String, for field: FieldDescriptor, path: String) throws(JSONBridgeError)
+        -> ProtoValue
+    {
         func invalid() -> JSONBridgeError {
             JSONBridgeError(field: path, reason: "expected \(field.kind.displayName), got \"\(text)\"")
         }

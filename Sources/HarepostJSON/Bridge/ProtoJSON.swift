@@ -1,4 +1,5 @@
 public import HarepostProto
+
 import struct Foundation.Data
 
 /// The JSON bridge: messages to JSON and JSON to messages, by walking descriptors.
@@ -64,7 +65,9 @@ public enum ProtoJSON {
         case .bytes(let v): .string(Data(v).base64EncodedString())
         case .enumValue(let number):
             // `…_UNSPECIFIED` means unknown, which is `null` in the public shapes.
-            field.enumType?.value(number: number).map { $0.name.hasSuffix("_UNSPECIFIED") ? .null : .string($0.jsonName) }
+            field.enumType?.value(number: number).map {
+                $0.name.hasSuffix("_UNSPECIFIED") ? .null : .string($0.jsonName)
+            }
                 ?? .integer(Int64(number))
         case .message(let message): encode(message)
         }

@@ -30,8 +30,14 @@ public final class EnumDescriptor: Sendable {
         }
         self.values = values
         // Aliases (several names for one number) keep the first name.
-        self.valueByNumber = Dictionary(values.enumerated().map { ($1.number, $0) }, uniquingKeysWith: { first, _ in first })
-        self.valueByJSONName = Dictionary(values.enumerated().map { ($1.jsonName, $0) }, uniquingKeysWith: { first, _ in first })
+        self.valueByNumber = Dictionary(
+            values.enumerated().map { ($1.number, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        self.valueByJSONName = Dictionary(
+            values.enumerated().map { ($1.jsonName, $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
     }
 
     public func value(number: Int32) -> Value? {

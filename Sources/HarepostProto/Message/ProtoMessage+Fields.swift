@@ -42,7 +42,11 @@ extension ProtoMessage {
     public mutating func set(_ name: String, enumName: String) throws(ProtoError) {
         let field = try field(name)
         guard let value = field.enumType?.value(jsonName: enumName) else {
-            throw .typeMismatch(message: descriptor.fullName, field: name, expected: "one of \(field.enumType?.values.map(\.jsonName) ?? [])")
+            throw .typeMismatch(
+                message: descriptor.fullName,
+                field: name,
+                expected: "one of \(field.enumType?.values.map(\.jsonName) ?? [])"
+            )
         }
         try set(field, .enumValue(value.number))
     }

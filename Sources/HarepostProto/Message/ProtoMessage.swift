@@ -55,7 +55,8 @@ public struct ProtoMessage: Sendable, Equatable {
     public mutating func set(_ field: FieldDescriptor, _ value: ProtoValue) throws(ProtoError) {
         guard !field.isRepeated, value.fits(field) else { throw mismatch(field) }
         if field.isOneofMember {
-            for other in descriptor.fields where other.isOneofMember && other.quantifierOffset == field.quantifierOffset {
+            for other in descriptor.fields where other.isOneofMember && other.quantifierOffset == field.quantifierOffset
+            {
                 slots[other.index] = .unset
             }
         }

@@ -21,7 +21,11 @@ enum CMessage {
             case .single(let value):
                 write(value, to: base + field.offset)
                 if field.isOneofMember {
-                    base.storeBytes(of: UInt32(bitPattern: field.number), toByteOffset: field.quantifierOffset, as: UInt32.self)
+                    base.storeBytes(
+                        of: UInt32(bitPattern: field.number),
+                        toByteOffset: field.quantifierOffset,
+                        as: UInt32.self
+                    )
                 } else if field.label == .optional, field.kind != .string, field.kind != .message {
                     base.storeBytes(of: Int32(1), toByteOffset: field.quantifierOffset, as: Int32.self)
                 }

@@ -24,7 +24,13 @@ public final class RPCClient: Service, Sendable {
         public var maximumBackoff: Duration
         public var connectTimeout: Duration
 
-        public init(endpoint: RPCEndpoint, maximumFrameSize: Int = 4 << 20, initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), connectTimeout: Duration = .seconds(1)) {
+        public init(
+            endpoint: RPCEndpoint,
+            maximumFrameSize: Int = 4 << 20,
+            initialBackoff: Duration = .milliseconds(50),
+            maximumBackoff: Duration = .seconds(2),
+            connectTimeout: Duration = .seconds(1)
+        ) {
             self.endpoint = endpoint
             self.maximumFrameSize = maximumFrameSize
             self.initialBackoff = initialBackoff
@@ -77,7 +83,8 @@ public final class RPCClient: Service, Sendable {
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let state = NIOLockedValueBox(State())
 
-    public init(configuration: Configuration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+    public init(configuration: Configuration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton)
+    {
         self.configuration = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
@@ -86,7 +93,9 @@ public final class RPCClient: Service, Sendable {
     // MARK: Calls
 
     /// Calls `path` (`harepost.store.v1.Store/GetDelivery`) with `request`.
-    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions = RPCCallOptions()) async throws(RPCError) -> ProtoMessage {
+    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions = RPCCallOptions())
+        async throws(RPCError) -> ProtoMessage
+    {
         guard let method = ServiceDescriptor.method(path: path) else {
             throw RPCError(.unimplemented, "no RPC method \(path) in the compiled proto contracts")
         }
@@ -121,24 +130,43 @@ public final class RPCClient: Service, Sendable {
 
     /// The server's `harepost.rpc.v1.Health/Check` answer.
     public func checkHealth(timeout: Duration = .seconds(2)) async throws(RPCError) -> ProtoMessage {
-        try await call(RPCHealth.checkPath, try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"), options: RPCCallOptions(timeout: timeout, idempotent: true))
+        try await call(
+            RPCHealth.checkPath,
+            try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"),
+            options: RPCCallOptions(timeout: timeout, idempotent: true)
+        )
     }
 
-    private func send(method: String, payload: [UInt8], metadata: [String: String], deadline: ContinuousClock.Instant?) async throws(Failure) -> RPCEnvelope {
+    private func send(method: String, payload: [UInt8], metadata: [String: String], deadline: ContinuousClock.Instant?)
+        async throws(Failure) -> RPCEnvelope
+    {
         var timeoutMilliseconds: UInt64 = 0
         if let deadline {
             let remaining = deadline - .now
             guard remaining > .zero else { throw .status(RPCError(.deadlineExceeded, "deadline exceeded")) }
-            timeoutMilliseconds = UInt64(max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            timeoutMilliseconds = UInt64(
+                max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
+            )
         }
         let id = state.withLockedValue { state in
             defer { state.nextCallID += 1 }
             return state.nextCallID
         }
-        let request = RPCEnvelope.request(callID: id, method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, payload: payload)
+        let request = RPCEnvelope.request(
+            callID: id,
+            method: method,
+            timeoutMilliseconds: timeoutMilliseconds,
+            metadata: metadata,
+            payload: payload
+        )
         let frame = request.encoded(allocator: ByteBufferAllocator())
         guard frame.readableBytes <= configuration.maximumFrameSize else {
-            throw .status(RPCError(.resourceExhausted, "request larger than the \(configuration.maximumFrameSize)-byte frame limit"))
+            throw .status(
+                RPCError(
+                    .resourceExhausted,
+                    "request larger than the \(configuration.maximumFrameSize)-byte frame limit"
+                )
+            )
         }
         do {
             return try await withTaskCancellationHandler {
@@ -162,7 +190,13 @@ public final class RPCClient: Service, Sendable {
         case fail(RPCError)
     }
 
-    private func start(id: UInt64, request: RPCEnvelope, frame: ByteBuffer, deadline: ContinuousClock.Instant?, continuation: CheckedContinuation<RPCEnvelope, any Error>) {
+    private func start(
+        id: UInt64,
+        request: RPCEnvelope,
+        frame: ByteBuffer,
+        deadline: ContinuousClock.Instant?,
+        continuation: CheckedContinuation<RPCEnvelope, any Error>
+    ) {
         let action = state.withLockedValue { state -> StartAction in
             switch state.connection {
             case .stopped:
@@ -171,10 +205,16 @@ public final class RPCClient: Service, Sendable {
                 state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), continuation: continuation)
                 return .write(channel)
             case .connecting:
-                state.pending[id] = PendingCall(phase: .queued(request, firstAttempt: state.attempts + 1), continuation: continuation)
+                state.pending[id] = PendingCall(
+                    phase: .queued(request, firstAttempt: state.attempts + 1),
+                    continuation: continuation
+                )
                 return .wait
             case .waiting:
-                state.pending[id] = PendingCall(phase: .queued(request, firstAttempt: state.attempts + 1), continuation: continuation)
+                state.pending[id] = PendingCall(
+                    phase: .queued(request, firstAttempt: state.attempts + 1),
+                    continuation: continuation
+                )
                 state.wakeRequested = true
                 defer { state.wake = nil }
                 return .wake(state.wake)
@@ -193,7 +233,8 @@ public final class RPCClient: Service, Sendable {
         }
         if let deadline {
             let remaining = deadline - .now
-            let nanoseconds = remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
+            let nanoseconds =
+                remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
             let timer = eventLoopGroup.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
                 self.complete(id, with: .failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
             }
@@ -269,7 +310,10 @@ public final class RPCClient: Service, Sendable {
                 .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds * 1_000_000_000)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try RPCFraming.addHandlers(to: channel.pipeline.syncOperations, maximumFrameSize: maximumFrameSize)
+                        try RPCFraming.addHandlers(
+                            to: channel.pipeline.syncOperations,
+                            maximumFrameSize: maximumFrameSize
+                        )
                         try channel.pipeline.syncOperations.addHandler(RPCClientInboundHandler(client: self))
                     }
                 }
@@ -292,7 +336,10 @@ public final class RPCClient: Service, Sendable {
             }
             return channel
         } catch {
-            logger.debug("rpc client cannot connect", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+            logger.debug(
+                "rpc client cannot connect",
+                metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"]
+            )
             failQueued(with: .unavailable("\(configuration.endpoint) is unavailable"))
             return nil
         }
@@ -315,7 +362,10 @@ public final class RPCClient: Service, Sendable {
             }
             return lost
         }
-        logger.debug("rpc client disconnected", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "rpc.lost_calls": "\(lost.count)"])
+        logger.debug(
+            "rpc client disconnected",
+            metadata: ["rpc.endpoint": "\(configuration.endpoint)", "rpc.lost_calls": "\(lost.count)"]
+        )
         for call in lost {
             call.timer?.cancel()
             call.continuation.resume(throwing: Failure.connectionLost)
@@ -392,7 +442,9 @@ public final class RPCClient: Service, Sendable {
         wake?.resume()
         for call in pending {
             call.timer?.cancel()
-            call.continuation.resume(throwing: Failure.status(.unavailable("client for \(configuration.endpoint) stopped")))
+            call.continuation.resume(
+                throwing: Failure.status(.unavailable("client for \(configuration.endpoint) stopped"))
+            )
         }
     }
 }
@@ -411,7 +463,9 @@ final class RPCClientInboundHandler: ChannelInboundHandler, Sendable {
         let frame = unwrapInboundIn(data)
         do {
             let reply = try RPCEnvelope(frame: frame)
-            guard reply.kind == .response else { throw RPCEnvelope.DecodingError(description: "server sent a request frame") }
+            guard reply.kind == .response else {
+                throw RPCEnvelope.DecodingError(description: "server sent a request frame")
+            }
             client.complete(reply.callID, with: .success(reply))
         } catch {
             context.close(promise: nil)

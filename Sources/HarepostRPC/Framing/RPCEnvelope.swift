@@ -19,8 +19,21 @@ struct RPCEnvelope: Sendable, Equatable {
 
     static let descriptor = MessageDescriptor.named("harepost.rpc.v1.Envelope")!
 
-    static func request(callID: UInt64, method: String, timeoutMilliseconds: UInt64, metadata: [String: String], payload: [UInt8]) -> RPCEnvelope {
-        RPCEnvelope(kind: .request, callID: callID, method: method, timeoutMilliseconds: timeoutMilliseconds, metadata: metadata, payload: payload)
+    static func request(
+        callID: UInt64,
+        method: String,
+        timeoutMilliseconds: UInt64,
+        metadata: [String: String],
+        payload: [UInt8]
+    ) -> RPCEnvelope {
+        RPCEnvelope(
+            kind: .request,
+            callID: callID,
+            method: method,
+            timeoutMilliseconds: timeoutMilliseconds,
+            metadata: metadata,
+            payload: payload
+        )
     }
 
     static func response(callID: UInt64, payload: [UInt8]) -> RPCEnvelope {
@@ -35,7 +48,16 @@ struct RPCEnvelope: Sendable, Equatable {
         let description: String
     }
 
-    init(kind: Kind, callID: UInt64, method: String = "", timeoutMilliseconds: UInt64 = 0, metadata: [String: String] = [:], code: RPCCode = .ok, message: String = "", payload: [UInt8] = []) {
+    init(
+        kind: Kind,
+        callID: UInt64,
+        method: String = "",
+        timeoutMilliseconds: UInt64 = 0,
+        metadata: [String: String] = [:],
+        code: RPCCode = .ok,
+        message: String = "",
+        payload: [UInt8] = []
+    ) {
         self.kind = kind
         self.callID = callID
         self.method = method
@@ -51,7 +73,9 @@ struct RPCEnvelope: Sendable, Equatable {
     init(frame: ByteBuffer) throws {
         let decoded: ProtoMessage
         do {
-            decoded = try frame.readableBytesView.withUnsafeBytes { try ProtoMessage(serializedBytes: $0, as: Self.descriptor) }
+            decoded = try frame.readableBytesView.withUnsafeBytes {
+                try ProtoMessage(serializedBytes: $0, as: Self.descriptor)
+            }
         } catch {
             throw DecodingError(description: "frame is not a harepost.rpc.v1.Envelope (\(error))")
         }

@@ -1,10 +1,10 @@
 import Foundation
 import HarepostProto
 public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
-import NIOConcurrencyHelpers
 
 /// Serves length-prefixed protobuf RPCs on a Unix socket (or TCP).
 ///
@@ -29,7 +29,13 @@ public final class RPCServer: Service {
         /// Permissions of the socket file.
         public var socketMode: mode_t
 
-        public init(endpoint: RPCEndpoint, component: String, version: String = HarepostRPCVersion.current, maximumFrameSize: Int = 4 << 20, socketMode: mode_t = 0o600) {
+        public init(
+            endpoint: RPCEndpoint,
+            component: String,
+            version: String = HarepostRPCVersion.current,
+            maximumFrameSize: Int = 4 << 20,
+            socketMode: mode_t = 0o600
+        ) {
             self.endpoint = endpoint
             self.component = component
             self.version = version
@@ -62,7 +68,12 @@ public final class RPCServer: Service {
     private let eventLoopGroup: MultiThreadedEventLoopGroup
     private let state = NIOLockedValueBox(State())
 
-    public init(configuration: Configuration, router: RPCRouter, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+    public init(
+        configuration: Configuration,
+        router: RPCRouter,
+        logger: Logger,
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
+    ) {
         var router = router
         let component = configuration.component
         let version = configuration.version
@@ -111,7 +122,10 @@ public final class RPCServer: Service {
             return state.listeningWaiters
         }
         waiters.forEach { $0.resume() }
-        logger.info("rpc server listening", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "component": "\(configuration.component)"])
+        logger.info(
+            "rpc server listening",
+            metadata: ["rpc.endpoint": "\(configuration.endpoint)", "component": "\(configuration.component)"]
+        )
 
         defer {
             if case .unixSocket(let path) = configuration.endpoint { unlink(path) }
@@ -165,7 +179,10 @@ public final class RPCServer: Service {
                             throw RPCEnvelope.DecodingError(description: "a client sent a frame that is not a request")
                         }
                         guard beginCall(on: id) else {
-                            let refusal = RPCEnvelope.response(callID: request.callID, error: .unavailable("server is shutting down"))
+                            let refusal = RPCEnvelope.response(
+                                callID: request.callID,
+                                error: .unavailable("server is shutting down")
+                            )
                             try await outbound.write(refusal.encoded(allocator: connection.channel.allocator))
                             continue
                         }
@@ -173,8 +190,13 @@ public final class RPCServer: Service {
                             let response = await self.answer(request)
                             var encoded = response.encoded(allocator: connection.channel.allocator)
                             if encoded.readableBytes > self.configuration.maximumFrameSize {
-                                let error = RPCError(.resourceExhausted, "response larger than the \(self.configuration.maximumFrameSize)-byte frame limit")
-                                encoded = RPCEnvelope.response(callID: request.callID, error: error).encoded(allocator: connection.channel.allocator)
+                                let error = RPCError(
+                                    .resourceExhausted,
+                                    "response larger than the \(self.configuration.maximumFrameSize)-byte frame limit"
+                                )
+                                encoded = RPCEnvelope.response(callID: request.callID, error: error).encoded(
+                                    allocator: connection.channel.allocator
+                                )
                             }
                             try? await outbound.write(encoded)
                             self.endCall(on: id)
@@ -183,7 +205,10 @@ public final class RPCServer: Service {
                 }
             }
         } catch {
-            logger.info("rpc connection closed", metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"])
+            logger.info(
+                "rpc connection closed",
+                metadata: ["rpc.endpoint": "\(configuration.endpoint)", "error": "\(error)"]
+            )
         }
     }
 
@@ -211,23 +236,35 @@ public final class RPCServer: Service {
     private func answer(_ request: RPCEnvelope) async -> RPCEnvelope {
         var logger = self.logger
         logger[metadataKey: "rpc.method"] = "\(request.method)"
-        if let requestID = request.metadata[RPCMetadataKey.requestID] { logger[metadataKey: "request.id"] = "\(requestID)" }
+        if let requestID = request.metadata[RPCMetadataKey.requestID] {
+            logger[metadataKey: "request.id"] = "\(requestID)"
+        }
         guard let route = router.route(for: request.method) else {
-            return .response(callID: request.callID, error: RPCError(.unimplemented, "unknown method \(request.method)"))
+            return .response(
+                callID: request.callID,
+                error: RPCError(.unimplemented, "unknown method \(request.method)")
+            )
         }
         let message: ProtoMessage
         do {
             message = try ProtoMessage(serializedBytes: request.payload, as: route.method.input)
         } catch {
-            return .response(callID: request.callID, error: .invalidArgument("request is not a valid \(route.method.input.fullName)"))
+            return .response(
+                callID: request.callID,
+                error: .invalidArgument("request is not a valid \(route.method.input.fullName)")
+            )
         }
-        let deadline = request.timeoutMilliseconds > 0
+        let deadline =
+            request.timeoutMilliseconds > 0
             ? ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) : nil
         let context = RPCContext(method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
         do {
             let response = try await Self.run(route.handler, message, context)
             guard response.descriptor == route.method.output else {
-                logger.error("handler answered with the wrong message type", metadata: ["rpc.response_type": "\(response.descriptor.fullName)"])
+                logger.error(
+                    "handler answered with the wrong message type",
+                    metadata: ["rpc.response_type": "\(response.descriptor.fullName)"]
+                )
                 return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
             }
             return .response(callID: request.callID, payload: response.serializedBytes())
@@ -241,7 +278,9 @@ public final class RPCServer: Service {
     }
 
     /// Runs the handler, cancelling it at the deadline.
-    private static func run(_ handler: @escaping RPCHandler, _ message: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    private static func run(_ handler: @escaping RPCHandler, _ message: ProtoMessage, _ context: RPCContext)
+        async throws -> ProtoMessage
+    {
         guard let deadline = context.deadline else { return try await handler(message, context) }
         guard deadline > .now else { throw RPCError(.deadlineExceeded, "deadline exceeded before the call started") }
         return try await withThrowingTaskGroup(of: ProtoMessage?.self) { group in

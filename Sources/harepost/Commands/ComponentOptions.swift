@@ -36,7 +36,6 @@ struct ComponentOptions: ParsableArguments {
     }
 }
 
-
 /// Runs one component's RPC server until SIGTERM/SIGINT, then drains it.
 func runComponent(_ component: String, router: RPCRouter, options: ComponentOptions) async throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
