@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // protobuf-c code generated from proto/ by scripts/generate-protos.sh, plus
@@ -57,11 +58,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The public HTTP listener (Hummingbird 2).
+        .target(
+            name: "HarepostGateway",
+            dependencies: [
+                "HarepostProto",
+                "HarepostRPC",
+                "HarepostJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "harepost",
             dependencies: [
                 "HarepostRPC",
                 "HarepostJSON",
+                "HarepostGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,7 +1,5 @@
 #include "CHarepostProto.h"
 
-#include <malloc.h>
-
 /* The Swift layer reads and writes message fields through descriptor offsets.
  * These are the layouts it relies on. */
 _Static_assert(sizeof(protobuf_c_boolean) == sizeof(int32_t), "bool fields are 32-bit ints");
@@ -12,19 +10,53 @@ _Static_assert(offsetof(ProtobufCBinaryData, len) == 0, "bytes length first");
 _Static_assert(offsetof(ProtobufCBinaryData, data) == sizeof(size_t), "bytes data second");
 _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE floats");
 
+static _Thread_local int64_t live_allocations;
+
+static void *allocate(void *allocator_data, size_t size) {
+  (void)allocator_data;
+  void *pointer = malloc(size);
+  if (pointer != NULL) {
+    live_allocations++;
+  }
+  return pointer;
+}
+
+static void deallocate(void *allocator_data, void *pointer) {
+  (void)allocator_data;
+  if (pointer != NULL) {
+    live_allocations--;
+    free(pointer);
+  }
+}
+
+static ProtobufCAllocator allocator = {allocate, deallocate, NULL};
+
+ProtobufCAllocator *hp_allocator(void) {
+  return &allocator;
+}
+
+void *hp_malloc(size_t size) {
+  return allocate(NULL, size);
+}
+
+char *hp_strdup(const char *string) {
+  size_t size = strlen(string) + 1;
+  char *copy = allocate(NULL, size);
+  if (copy != NULL) {
+    memcpy(copy, string, size);
+  }
+  return copy;
+}
+
+int64_t hp_thread_live_allocations(void) {
+  return live_allocations;
+}
+
 ProtobufCMessage *hp_message_new(const ProtobufCMessageDescriptor *descriptor) {
-  ProtobufCMessage *message = malloc(descriptor->sizeof_message);
+  ProtobufCMessage *message = hp_malloc(descriptor->sizeof_message);
   if (message == NULL) {
     return NULL;
   }
   descriptor->message_init(message);
   return message;
-}
-
-const char *hp_empty_string(void) {
-  return protobuf_c_empty_string;
-}
-
-size_t hp_heap_bytes_in_use(void) {
-  return mallinfo2().uordblks;
 }

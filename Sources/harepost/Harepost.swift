@@ -9,6 +9,7 @@ struct Harepost: AsyncParsableCommand {
             AuthCommand.self,
             StoreCommand.self,
             DispatcherCommand.self,
+            GatewayCommand.self,
             HealthCommand.self,
         ]
     )

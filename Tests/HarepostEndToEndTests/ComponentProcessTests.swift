@@ -24,10 +24,14 @@ final class ComponentProcess {
     let process = Process()
     let socket: String
 
-    init(_ component: String, socket: String) throws {
+    convenience init(_ component: String, socket: String) throws {
+        try self.init([component, "--socket", socket, "--log-level", "warning"], socket: socket)
+    }
+
+    init(_ arguments: [String], socket: String) throws {
         self.socket = socket
         process.executableURL = harepostBinary
-        process.arguments = [component, "--socket", socket, "--log-level", "warning"]
+        process.arguments = arguments
         try process.run()
     }
 

@@ -1,3 +1,4 @@
+import HarepostProto
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
@@ -45,5 +46,15 @@ struct FrameDecoderTests {
         let failure = RPCEnvelope.response(callID: 9, error: RPCError(.notFound, "no delivery hr_1"))
         #expect(try RPCEnvelope(frame: failure.encoded(allocator: ByteBufferAllocator())) == failure)
         #expect(throws: (any Error).self) { try RPCEnvelope(frame: ByteBuffer(bytes: [0xff, 0xff, 0xff])) }
+    }
+}
+
+@Suite("Status codes")
+struct StatusCodeTests {
+    /// RPCCode mirrors `harepost.rpc.v1.Code` exactly: same numbers, same names.
+    @Test func swiftCodesMatchTheProtoEnum() throws {
+        let code = try #require(MessageDescriptor.named("harepost.rpc.v1.Envelope")?.field(named: "code")?.enumType)
+        #expect(code.values.map(\.number) == RPCCode.allCases.map(\.rawValue))
+        #expect(code.values.map(\.name) == RPCCode.allCases.map(\.description))
     }
 }

@@ -10,17 +10,19 @@
 #include <protobuf-c/protobuf-c.h>
 #include "hp_registry.h"
 
-/* Allocates a message of `descriptor`'s type with malloc and initialises it to
- * its defaults. Free it (and everything it points to, all malloc'd) with
- * protobuf_c_message_free_unpacked(message, NULL). */
+/* The allocator behind every protobuf-c message harepost builds or unpacks:
+ * malloc/free, plus a per-thread count of live allocations (for leak checks). */
+ProtobufCAllocator *hp_allocator(void);
+void *hp_malloc(size_t size);
+char *hp_strdup(const char *string);
+
+/* Allocations made through hp_allocator on this thread minus those freed on it.
+ * A synchronous build/pack/unpack/free sequence leaves it unchanged. */
+int64_t hp_thread_live_allocations(void);
+
+/* Allocates a message of `descriptor`'s type with hp_malloc and initialises it
+ * to its defaults. Free it (and everything it points to, all hp_malloc'd) with
+ * protobuf_c_message_free_unpacked(message, hp_allocator()). */
 ProtobufCMessage *hp_message_new(const ProtobufCMessageDescriptor *descriptor);
-
-/* protobuf-c's own "empty string" sentinel; proto3 string fields point at it
- * when empty and protobuf_c_message_free_unpacked never frees it. */
-const char *hp_empty_string(void);
-
-/* Bytes currently allocated with malloc in this process (glibc mallinfo2).
- * For leak checks: the protobuf tests assert round trips free what they allocate. */
-size_t hp_heap_bytes_in_use(void);
 
 #endif

@@ -4,11 +4,12 @@ internal import CHarepostProto
 /// descriptors: one generic writer, one generic reader, no per-message code.
 ///
 /// Ownership: ``make(_:)`` returns a struct whose every string, byte array,
-/// repeated array and sub-message was allocated with `malloc`, which is exactly
-/// what `protobuf_c_message_free_unpacked(_, NULL)` frees. So a built message and
-/// an unpacked one have the same single owner and the same single free.
+/// repeated array and sub-message was allocated with `hp_allocator()`, exactly
+/// as `protobuf_c_message_unpack(_, hp_allocator(), …)` allocates. So a built
+/// message and an unpacked one have the same single owner and the same single
+/// free: `protobuf_c_message_free_unpacked(_, hp_allocator())`.
 enum CMessage {
-    /// Builds a C message. Free it with `protobuf_c_message_free_unpacked(_, nil)`.
+    /// Builds a C message. Free it with `protobuf_c_message_free_unpacked(_, hp_allocator())`.
     static func make(_ message: ProtoMessage) -> UnsafeMutablePointer<ProtobufCMessage> {
         guard let cMessage = hp_message_new(message.descriptor.raw) else {
             fatalError("out of memory building \(message.descriptor.fullName)")
@@ -31,7 +32,7 @@ enum CMessage {
                 }
             case .list(let values):
                 let size = field.elementSize
-                guard let array = malloc(values.count * size) else {
+                guard let array = hp_malloc(values.count * size) else {
                     fatalError("out of memory building \(message.descriptor.fullName).\(field.name)")
                 }
                 for (position, value) in values.enumerated() {
@@ -55,11 +56,11 @@ enum CMessage {
         case .bool(let v): pointer.storeBytes(of: Int32(v ? 1 : 0), as: Int32.self)
         case .enumValue(let v): pointer.storeBytes(of: v, as: Int32.self)
         case .string(let v):
-            pointer.storeBytes(of: strdup(v), as: UnsafeMutablePointer<CChar>?.self)
+            pointer.storeBytes(of: hp_strdup(v), as: UnsafeMutablePointer<CChar>?.self)
         case .bytes(let v):
             var data: UnsafeMutablePointer<UInt8>? = nil
             if !v.isEmpty {
-                data = malloc(v.count)?.assumingMemoryBound(to: UInt8.self)
+                data = hp_malloc(v.count)?.assumingMemoryBound(to: UInt8.self)
                 guard let data else { fatalError("out of memory copying \(v.count) bytes") }
                 v.withUnsafeBufferPointer { data.initialize(from: $0.baseAddress!, count: v.count) }
             }

@@ -9,7 +9,7 @@ extension ProtoMessage {
     /// The message in protobuf wire format.
     public func serializedBytes() -> [UInt8] {
         let cMessage = CMessage.make(self)
-        defer { protobuf_c_message_free_unpacked(cMessage, nil) }
+        defer { protobuf_c_message_free_unpacked(cMessage, hp_allocator()) }
         let size = protobuf_c_message_get_packed_size(cMessage)
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             initialized = size == 0 ? 0 : protobuf_c_message_pack(cMessage, buffer.baseAddress!)
@@ -27,13 +27,13 @@ extension ProtoMessage {
         let cMessage = withUnsafeMutablePointer(to: &empty) { emptyPointer in
             protobuf_c_message_unpack(
                 descriptor.raw,
-                nil,
+                hp_allocator(),
                 bytes.count,
                 bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyPointer)
             )
         }
         guard let cMessage else { throw .malformed(message: descriptor.fullName) }
-        defer { protobuf_c_message_free_unpacked(cMessage, nil) }
+        defer { protobuf_c_message_free_unpacked(cMessage, hp_allocator()) }
         self = CMessage.read(cMessage)
     }
 

@@ -4,18 +4,15 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Options every component process takes.
-struct ComponentOptions: ParsableArguments {
-    @Option(help: "Path of the component's Unix socket.")
-    var socket: String?
-
-    @Option(help: "Directory for sockets when --socket is not given.")
+/// Options every harepost process takes.
+struct ProcessOptions: ParsableArguments {
+    @Option(help: "Directory holding the components' sockets (created 0700).")
     var runDir: String = "run"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Seconds to let in-flight calls finish after SIGTERM before cancelling them.")
+    @Option(help: "Seconds to let in-flight work finish after SIGTERM before cancelling it.")
     var shutdownGraceSeconds: Int = 10
 
     func validate() throws {
@@ -24,8 +21,9 @@ struct ComponentOptions: ParsableArguments {
         }
     }
 
+    /// The default socket of `component` in the run directory.
     func socketPath(for component: String) -> String {
-        socket ?? "\(runDir)/\(component).sock"
+        "\(runDir)/\(component).sock"
     }
 
     func makeLogger(component: String) -> Logger {
@@ -34,24 +32,38 @@ struct ComponentOptions: ParsableArguments {
         logger[metadataKey: "component"] = "\(component)"
         return logger
     }
+
+    /// Runs `services` until SIGTERM/SIGINT, then shuts them down gracefully
+    /// (the last service first).
+    func run(_ services: [any Service], logger: Logger) async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(shutdownGraceSeconds)
+        try await ServiceGroup(configuration: configuration).run()
+    }
+}
+
+/// Options of the components that serve an RPC socket.
+struct ComponentOptions: ParsableArguments {
+    @Option(help: "Path of the component's Unix socket (default: <run-dir>/<component>.sock).")
+    var socket: String?
+
+    @OptionGroup var process: ProcessOptions
 }
 
 /// Runs one component's RPC server until SIGTERM/SIGINT, then drains it.
 func runComponent(_ component: String, router: RPCRouter, options: ComponentOptions) async throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
-    let logger = options.makeLogger(component: component)
-    let path = options.socketPath(for: component)
+    let logger = options.process.makeLogger(component: component)
+    let path = options.socket ?? options.process.socketPath(for: component)
     try RunDirectory.prepare(forSocket: path)
     let server = RPCServer(
         configuration: .init(endpoint: .unixSocket(path: path), component: component),
         router: router,
         logger: logger
     )
-    var configuration = ServiceGroupConfiguration(
-        services: [server],
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger
-    )
-    configuration.maximumGracefulShutdownDuration = .seconds(options.shutdownGraceSeconds)
-    try await ServiceGroup(configuration: configuration).run()
+    try await options.process.run([server], logger: logger)
 }

@@ -1,0 +1,72 @@
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+public import Hummingbird
+public import Logging
+
+/// The public HTTP listener.
+///
+/// It serves `/healthz` (the process is up) and `/readyz` (every backend answers
+/// its health RPC as serving); the public API routes are served from
+/// `gateway-config/` by the JSON bridge. Every error is `{"error": …}` JSON.
+public enum GatewayApplication {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 8080) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public static func make(configuration: Configuration, backends: GatewayBackends, logger: Logger)
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/healthz") { _, _ in
+            JSONResponse.make(.ok, .object([("status", .string("ok"))]))
+        }
+        router.get("/readyz") { _, _ in
+            await readiness(of: backends)
+        }
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: "harepost"
+            ),
+            logger: logger
+        )
+    }
+
+    /// 200 when every backend is serving, else 503; lists each backend's state.
+    static func readiness(of backends: GatewayBackends) async -> Response {
+        let states = await withTaskGroup(of: (String, String).self) { group in
+            for (name, client) in backends.all {
+                group.addTask {
+                    do throws(RPCError) {
+                        let health = try await client.checkHealth(timeout: .seconds(1))
+                        return (name, health.enumName("status") ?? "unknown")
+                    } catch {
+                        return (name, error.code == .deadlineExceeded ? "timeout" : "unavailable")
+                    }
+                }
+            }
+            var states: [String: String] = [:]
+            for await (name, state) in group { states[name] = state }
+            return states
+        }
+        let ready = states.values.allSatisfy { $0 == "serving" }
+        let backendsJSON = JSONValue.object(
+            states.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) }
+        )
+        var response = JSONResponse.make(
+            ready ? .ok : .serviceUnavailable,
+            .object([("status", .string(ready ? "ready" : "not_ready")), ("backends", backendsJSON)])
+        )
+        if !ready { response.headers[.retryAfter] = "1" }
+        return response
+    }
+}
