@@ -50,6 +50,21 @@ final class ComponentProcess {
     }
 }
 
+/// A short temp dir for sockets (paths are limited to 108 bytes), removed afterwards.
+func withRunDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+    let path = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// An RPC client that logs nothing.
+func quietClient(socket: String) -> RPCClient {
+    var logger = Logger(label: "harepost.e2e")
+    logger.logLevel = .critical
+    return RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+}
+
 /// Polls health until the component answers SERVING.
 func waitUntilServing(_ client: RPCClient, timeout: Duration = .seconds(20)) async throws -> ProtoMessage {
     let deadline = ContinuousClock.now + timeout
@@ -70,103 +85,94 @@ func waitUntilServing(_ client: RPCClient, timeout: Duration = .seconds(20)) asy
 struct ComponentProcessTests {
     @Test(arguments: ["auth", "store", "dispatcher"])
     func componentServesHealthAndDrainsOnSIGTERM(component: String) async throws {
-        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = "\(dir)/\(component).sock"
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
-        let process = try ComponentProcess(component, socket: socket)
+        try await withRunDirectory { dir in
+            let socket = "\(dir)/\(component).sock"
+            let client = quietClient(socket: socket)
+            let process = try ComponentProcess(component, socket: socket)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            let health = try await waitUntilServing(client)
-            #expect(health.string("component") == component)
-            let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
-            #expect(mode == 0o600)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                let health = try await waitUntilServing(client)
+                #expect(health.string("component") == component)
+                let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
 
-            process.terminate()
-            #expect(await process.waitForExit() == 0)
-            #expect(!FileManager.default.fileExists(atPath: socket))
-            group.cancelAll()
+                process.terminate()
+                #expect(await process.waitForExit() == 0)
+                #expect(!FileManager.default.fileExists(atPath: socket))
+                group.cancelAll()
+            }
         }
     }
 
     /// kill -9 leaves a stale socket file; a new process replaces it and the same
     /// client (never restarted) reaches it.
     @Test func aKilledComponentRestartsOnItsStaleSocketAndClientsReconnect() async throws {
-        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = "\(dir)/store.sock"
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+        try await withRunDirectory { dir in
+            let socket = "\(dir)/store.sock"
+            let client = quietClient(socket: socket)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            let first = try ComponentProcess("store", socket: socket)
-            _ = try await waitUntilServing(client)
-            first.kill9()
-            #expect(await first.waitForExit() != nil)
-            #expect(FileManager.default.fileExists(atPath: socket))  // stale
-            do {
-                _ = try await client.checkHealth()
-                Issue.record("a killed component answered")
-            } catch let error as RPCError {
-                #expect(error.code == .unavailable)
-            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                let first = try ComponentProcess("store", socket: socket)
+                _ = try await waitUntilServing(client)
+                first.kill9()
+                #expect(await first.waitForExit() != nil)
+                #expect(FileManager.default.fileExists(atPath: socket))  // stale
+                do {
+                    _ = try await client.checkHealth()
+                    Issue.record("a killed component answered")
+                } catch let error as RPCError {
+                    #expect(error.code == .unavailable)
+                }
 
-            let second = try ComponentProcess("store", socket: socket)
-            let health = try await waitUntilServing(client)
-            #expect(health.string("component") == "store")
-            // Methods whose service code has not landed are UNIMPLEMENTED, not crashes.
-            do {
-                _ = try await client.call(
-                    "harepost.store.v1.Store/GetDelivery",
-                    try ProtoMessage("harepost.store.v1.GetDeliveryRequest")
-                )
-                Issue.record("GetDelivery answered")
-            } catch let error as RPCError {
-                #expect(error.code == .unimplemented)
+                let second = try ComponentProcess("store", socket: socket)
+                let health = try await waitUntilServing(client)
+                #expect(health.string("component") == "store")
+                // Methods whose service code has not landed are UNIMPLEMENTED, not crashes.
+                do {
+                    _ = try await client.call(
+                        "harepost.store.v1.Store/GetDelivery",
+                        try ProtoMessage("harepost.store.v1.GetDeliveryRequest")
+                    )
+                    Issue.record("GetDelivery answered")
+                } catch let error as RPCError {
+                    #expect(error.code == .unimplemented)
+                }
+                second.terminate()
+                #expect(await second.waitForExit() == 0)
+                group.cancelAll()
             }
-            second.terminate()
-            #expect(await second.waitForExit() == 0)
-            group.cancelAll()
         }
     }
 
     /// docs/rpc.md is enough to write a client: its stdlib-only Python example,
     /// which encodes protobuf by hand, talks to a live component.
     @Test func theDocumentedPythonClientTalksToALiveComponent() async throws {
-        let dir = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let socket = "\(dir)/dispatcher.sock"
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
-        let component = try ComponentProcess("dispatcher", socket: socket)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await client.run() }
-            _ = try await waitUntilServing(client)
-            group.cancelAll()
+        try await withRunDirectory { dir in
+            let socket = "\(dir)/dispatcher.sock"
+            let client = quietClient(socket: socket)
+            let component = try ComponentProcess("dispatcher", socket: socket)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await client.run() }
+                _ = try await waitUntilServing(client)
+                group.cancelAll()
+            }
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../docs/examples/rpc_health.py").standardized
+            let python = Process()
+            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            python.arguments = ["python3", script.path, socket]
+            let output = Pipe()
+            python.standardOutput = output
+            try python.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            python.waitUntilExit()
+            #expect(python.terminationStatus == 0)
+            #expect(text.contains(#""status": "serving""#))
+            #expect(text.contains(#""component": "dispatcher""#))
+            component.terminate()
+            #expect(await component.waitForExit() == 0)
         }
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../docs/examples/rpc_health.py").standardized
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", script.path, socket]
-        let output = Pipe()
-        python.standardOutput = output
-        try python.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0)
-        #expect(text.contains(#""status": "serving""#))
-        #expect(text.contains(#""component": "dispatcher""#))
-        component.terminate()
-        #expect(await component.waitForExit() == 0)
     }
 }
