@@ -58,3 +58,13 @@ struct StatusCodeTests {
         #expect(code.values.map(\.name) == RPCCode.allCases.map(\.description))
     }
 }
+
+@Suite("Durations")
+struct DurationTests {
+    @Test func convertsSubSecondDurationsExactly() {
+        #expect(Duration.milliseconds(500).nanoseconds == 500_000_000)
+        #expect(Duration.seconds(2).nanoseconds == 2_000_000_000)
+        #expect((Duration.seconds(1) + .microseconds(7)).nanoseconds == 1_000_007_000)
+        #expect(Duration.seconds(Int64.max).nanoseconds == .max)
+    }
+}

@@ -144,9 +144,7 @@ public final class RPCClient: Service, Sendable {
         if let deadline {
             let remaining = deadline - .now
             guard remaining > .zero else { throw .status(RPCError(.deadlineExceeded, "deadline exceeded")) }
-            timeoutMilliseconds = UInt64(
-                max(1, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000)
-            )
+            timeoutMilliseconds = UInt64(max(1, remaining.nanoseconds / 1_000_000))
         }
         let id = state.withLockedValue { state in
             defer { state.nextCallID += 1 }
@@ -232,10 +230,7 @@ public final class RPCClient: Service, Sendable {
             wake?.resume()
         }
         if let deadline {
-            let remaining = deadline - .now
-            let nanoseconds =
-                remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000
-            let timer = eventLoopGroup.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+            let timer = eventLoopGroup.any().scheduleTask(in: .nanoseconds(max(0, (deadline - .now).nanoseconds))) {
                 self.complete(id, with: .failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
             }
             let stillPending = state.withLockedValue { state in
@@ -307,7 +302,7 @@ public final class RPCClient: Service, Sendable {
         do {
             let address = try configuration.endpoint.socketAddress
             let channel = try await ClientBootstrap(group: eventLoopGroup)
-                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds * 1_000_000_000)))
+                .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try RPCFraming.addHandlers(
@@ -474,5 +469,17 @@ final class RPCClientInboundHandler: ChannelInboundHandler, Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds (saturating), for NIO's `TimeAmount`
+    /// and the envelope's millisecond timeout.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).overflow
+            ? .max : whole + attoseconds / 1_000_000_000
     }
 }
