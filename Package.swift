@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // protobuf-c code generated from proto/ by scripts/generate-protos.sh, plus
@@ -58,6 +60,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The auth service: accounts, API keys, signing secrets (SQLite).
+        .target(
+            name: "HarepostAuth",
+            dependencies: [
+                "HarepostProto",
+                "HarepostRPC",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The public HTTP listener (Hummingbird 2).
         .target(
             name: "HarepostGateway",
@@ -76,6 +90,7 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostJSON",
                 "HarepostGateway",
+                "HarepostAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +107,17 @@ let package = Package(
             name: "HarepostJSONTests",
             dependencies: ["HarepostJSON", "HarepostProto"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostAuthTests",
+            dependencies: [
+                "HarepostAuth",
+                "HarepostRPC",
+                "HarepostProto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Starts real `harepost` processes.

@@ -1,5 +1,5 @@
 import HarepostJSON
-public import Hummingbird
+import Hummingbird
 import Logging
 
 enum JSONResponse {

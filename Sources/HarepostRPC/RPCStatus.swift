@@ -62,6 +62,7 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
     public static func unavailable(_ message: String) -> RPCError { RPCError(.unavailable, message) }
     public static func unauthenticated(_ message: String) -> RPCError { RPCError(.unauthenticated, message) }
     public static func failedPrecondition(_ message: String) -> RPCError { RPCError(.failedPrecondition, message) }
+    public static func permissionDenied(_ message: String) -> RPCError { RPCError(.permissionDenied, message) }
 }
 
 /// Well-known metadata keys (always lower-case).
@@ -72,4 +73,6 @@ public enum RPCMetadataKey {
     public static let accountID = "harepost-account-id"
     /// The environment (`live` or `test`) of the key that authenticated the call.
     public static let environment = "harepost-environment"
+    /// `public` when the gateway makes the call on behalf of an HTTP client.
+    public static let origin = "harepost-origin"
 }

@@ -10,6 +10,9 @@ struct Harepost: AsyncParsableCommand {
             StoreCommand.self,
             DispatcherCommand.self,
             GatewayCommand.self,
+            AccountsCommand.self,
+            KeysCommand.self,
+            SigningSecretCommand.self,
             HealthCommand.self,
         ]
     )

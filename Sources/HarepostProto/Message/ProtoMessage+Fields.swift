@@ -77,3 +77,23 @@ extension ProtoMessage {
         try set(field, values: entries)
     }
 }
+
+extension ProtoMessage {
+    /// A message of the type named `fullName` with `fields` set, e.g.
+    /// `ProtoMessage("harepost.auth.v1.GetSigningSecretResponse", ["signing_secret": .string(secret)])`.
+    /// Absent (`nil`) values leave their field unset.
+    public init(_ fullName: String, _ fields: KeyValuePairs<String, ProtoValue?>) throws(ProtoError) {
+        try self.init(fullName)
+        for (name, value) in fields {
+            if let value { try set(name, value) }
+        }
+    }
+}
+
+extension ProtoValue {
+    /// A `google.protobuf.Timestamp` value.
+    public static func timestamp(unixMilliseconds: Int64) -> ProtoValue {
+        let seconds = unixMilliseconds >= 0 ? unixMilliseconds / 1000 : (unixMilliseconds - 999) / 1000
+        return .message(.timestamp(seconds: seconds, nanos: Int32(unixMilliseconds - seconds * 1000) * 1_000_000))
+    }
+}

@@ -52,3 +52,17 @@ public struct RPCRouter: Sendable {
 
     func route(for path: String) -> Route? { routes[path] }
 }
+
+extension RPCContext {
+    /// The account the call acts for (``RPCMetadataKey/accountID``). Account-scoped
+    /// methods call this first: a call without one is UNAUTHENTICATED.
+    public func requireAccountID() throws(RPCError) -> String {
+        guard let account = metadata[RPCMetadataKey.accountID], !account.isEmpty else {
+            throw .unauthenticated("the call carries no account (metadata \(RPCMetadataKey.accountID))")
+        }
+        return account
+    }
+
+    /// Whether the gateway made this call on behalf of a public HTTP client.
+    public var isPublicOrigin: Bool { metadata[RPCMetadataKey.origin] == "public" }
+}

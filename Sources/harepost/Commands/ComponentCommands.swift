@@ -1,4 +1,5 @@
 import ArgumentParser
+import HarepostAuth
 import HarepostRPC
 
 // The component processes. Each serves its RPC contract from proto/ on its own
@@ -12,8 +13,39 @@ struct AuthCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ComponentOptions
 
+    @Option(help: "Directory for the component's database (auth.sqlite).")
+    var dataDir: String = "data"
+
+    @Flag(help: "Allow POST /v1/accounts (open sign-up through the gateway). Off by default.")
+    var openSignup = false
+
+    @Option(help: "Requests per minute for new accounts; 0 means unlimited.")
+    var defaultRateLimit: Int = 6000
+
+    @Option(help: "Seconds a rotated-out signing secret stays valid.")
+    var signingSecretOverlapSeconds: Int64 = 86_400
+
+    func validate() throws {
+        guard (0...AuthService.maximumRateLimitPerMinute).contains(defaultRateLimit) else {
+            throw ValidationError("--default-rate-limit must be between 0 and \(AuthService.maximumRateLimitPerMinute)")
+        }
+        guard (0...AuthService.maximumOverlapSeconds).contains(signingSecretOverlapSeconds) else {
+            throw ValidationError("--signing-secret-overlap-seconds must be between 0 and \(AuthService.maximumOverlapSeconds)")
+        }
+    }
+
     func run() async throws {
-        try await runComponent("auth", router: RPCRouter(), options: options)
+        try DataDirectory.prepare(dataDir)
+        let database = try AuthDatabase(path: "\(dataDir)/auth.sqlite")
+        let service = AuthService(
+            database: database,
+            configuration: .init(
+                defaultRateLimitPerMinute: defaultRateLimit,
+                signingSecretOverlapSeconds: signingSecretOverlapSeconds,
+                openSignup: openSignup
+            )
+        )
+        try await runComponent("auth", router: try service.router(), options: options)
     }
 }
 

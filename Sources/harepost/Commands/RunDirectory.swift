@@ -13,3 +13,15 @@ enum RunDirectory {
         )
     }
 }
+
+enum DataDirectory {
+    /// Creates the data directory (mode 0700) when missing: it holds secrets.
+    static func prepare(_ path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        try FileManager.default.createDirectory(
+            atPath: path,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+    }
+}

@@ -592,6 +592,141 @@ void   harepost__auth__v1__get_signing_secret_response__free_unpacked
   assert(message->base.descriptor == &harepost__auth__v1__get_signing_secret_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   harepost__auth__v1__list_signing_secrets_request__init
+                     (Harepost__Auth__V1__ListSigningSecretsRequest         *message)
+{
+  static const Harepost__Auth__V1__ListSigningSecretsRequest init_value = HAREPOST__AUTH__V1__LIST_SIGNING_SECRETS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t harepost__auth__v1__list_signing_secrets_request__get_packed_size
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest *message)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t harepost__auth__v1__list_signing_secrets_request__pack
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t harepost__auth__v1__list_signing_secrets_request__pack_to_buffer
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Harepost__Auth__V1__ListSigningSecretsRequest *
+       harepost__auth__v1__list_signing_secrets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Harepost__Auth__V1__ListSigningSecretsRequest *)
+     protobuf_c_message_unpack (&harepost__auth__v1__list_signing_secrets_request__descriptor,
+                                allocator, len, data);
+}
+void   harepost__auth__v1__list_signing_secrets_request__free_unpacked
+                     (Harepost__Auth__V1__ListSigningSecretsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   harepost__auth__v1__list_signing_secrets_response__init
+                     (Harepost__Auth__V1__ListSigningSecretsResponse         *message)
+{
+  static const Harepost__Auth__V1__ListSigningSecretsResponse init_value = HAREPOST__AUTH__V1__LIST_SIGNING_SECRETS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t harepost__auth__v1__list_signing_secrets_response__get_packed_size
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse *message)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t harepost__auth__v1__list_signing_secrets_response__pack
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t harepost__auth__v1__list_signing_secrets_response__pack_to_buffer
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Harepost__Auth__V1__ListSigningSecretsResponse *
+       harepost__auth__v1__list_signing_secrets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Harepost__Auth__V1__ListSigningSecretsResponse *)
+     protobuf_c_message_unpack (&harepost__auth__v1__list_signing_secrets_response__descriptor,
+                                allocator, len, data);
+}
+void   harepost__auth__v1__list_signing_secrets_response__free_unpacked
+                     (Harepost__Auth__V1__ListSigningSecretsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &harepost__auth__v1__list_signing_secrets_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   harepost__auth__v1__previous_signing_secret__init
+                     (Harepost__Auth__V1__PreviousSigningSecret         *message)
+{
+  static const Harepost__Auth__V1__PreviousSigningSecret init_value = HAREPOST__AUTH__V1__PREVIOUS_SIGNING_SECRET__INIT;
+  *message = init_value;
+}
+size_t harepost__auth__v1__previous_signing_secret__get_packed_size
+                     (const Harepost__Auth__V1__PreviousSigningSecret *message)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__previous_signing_secret__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t harepost__auth__v1__previous_signing_secret__pack
+                     (const Harepost__Auth__V1__PreviousSigningSecret *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__previous_signing_secret__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t harepost__auth__v1__previous_signing_secret__pack_to_buffer
+                     (const Harepost__Auth__V1__PreviousSigningSecret *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &harepost__auth__v1__previous_signing_secret__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Harepost__Auth__V1__PreviousSigningSecret *
+       harepost__auth__v1__previous_signing_secret__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Harepost__Auth__V1__PreviousSigningSecret *)
+     protobuf_c_message_unpack (&harepost__auth__v1__previous_signing_secret__descriptor,
+                                allocator, len, data);
+}
+void   harepost__auth__v1__previous_signing_secret__free_unpacked
+                     (Harepost__Auth__V1__PreviousSigningSecret *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &harepost__auth__v1__previous_signing_secret__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   harepost__auth__v1__rotate_signing_secret_request__init
                      (Harepost__Auth__V1__RotateSigningSecretRequest         *message)
 {
@@ -1408,6 +1543,126 @@ const ProtobufCMessageDescriptor harepost__auth__v1__get_signing_secret_response
   (ProtobufCMessageInit) harepost__auth__v1__get_signing_secret_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define harepost__auth__v1__list_signing_secrets_request__field_descriptors NULL
+#define harepost__auth__v1__list_signing_secrets_request__field_indices_by_name NULL
+#define harepost__auth__v1__list_signing_secrets_request__number_ranges NULL
+const ProtobufCMessageDescriptor harepost__auth__v1__list_signing_secrets_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "harepost.auth.v1.ListSigningSecretsRequest",
+  "ListSigningSecretsRequest",
+  "Harepost__Auth__V1__ListSigningSecretsRequest",
+  "harepost.auth.v1",
+  sizeof(Harepost__Auth__V1__ListSigningSecretsRequest),
+  0,
+  harepost__auth__v1__list_signing_secrets_request__field_descriptors,
+  harepost__auth__v1__list_signing_secrets_request__field_indices_by_name,
+  0,  harepost__auth__v1__list_signing_secrets_request__number_ranges,
+  (ProtobufCMessageInit) harepost__auth__v1__list_signing_secrets_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor harepost__auth__v1__list_signing_secrets_response__field_descriptors[2] =
+{
+  {
+    "signing_secret",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Harepost__Auth__V1__ListSigningSecretsResponse, signing_secret),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "previous",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Harepost__Auth__V1__ListSigningSecretsResponse, n_previous),
+    offsetof(Harepost__Auth__V1__ListSigningSecretsResponse, previous),
+    &harepost__auth__v1__previous_signing_secret__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned harepost__auth__v1__list_signing_secrets_response__field_indices_by_name[] = {
+  1,   /* field[1] = previous */
+  0,   /* field[0] = signing_secret */
+};
+static const ProtobufCIntRange harepost__auth__v1__list_signing_secrets_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor harepost__auth__v1__list_signing_secrets_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "harepost.auth.v1.ListSigningSecretsResponse",
+  "ListSigningSecretsResponse",
+  "Harepost__Auth__V1__ListSigningSecretsResponse",
+  "harepost.auth.v1",
+  sizeof(Harepost__Auth__V1__ListSigningSecretsResponse),
+  2,
+  harepost__auth__v1__list_signing_secrets_response__field_descriptors,
+  harepost__auth__v1__list_signing_secrets_response__field_indices_by_name,
+  1,  harepost__auth__v1__list_signing_secrets_response__number_ranges,
+  (ProtobufCMessageInit) harepost__auth__v1__list_signing_secrets_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor harepost__auth__v1__previous_signing_secret__field_descriptors[2] =
+{
+  {
+    "signing_secret",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Harepost__Auth__V1__PreviousSigningSecret, signing_secret),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "valid_until",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Harepost__Auth__V1__PreviousSigningSecret, valid_until),
+    &google__protobuf__timestamp__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned harepost__auth__v1__previous_signing_secret__field_indices_by_name[] = {
+  0,   /* field[0] = signing_secret */
+  1,   /* field[1] = valid_until */
+};
+static const ProtobufCIntRange harepost__auth__v1__previous_signing_secret__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor harepost__auth__v1__previous_signing_secret__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "harepost.auth.v1.PreviousSigningSecret",
+  "PreviousSigningSecret",
+  "Harepost__Auth__V1__PreviousSigningSecret",
+  "harepost.auth.v1",
+  sizeof(Harepost__Auth__V1__PreviousSigningSecret),
+  2,
+  harepost__auth__v1__previous_signing_secret__field_descriptors,
+  harepost__auth__v1__previous_signing_secret__field_indices_by_name,
+  1,  harepost__auth__v1__previous_signing_secret__number_ranges,
+  (ProtobufCMessageInit) harepost__auth__v1__previous_signing_secret__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor harepost__auth__v1__rotate_signing_secret_request__field_descriptors[1] =
 {
   {
@@ -1603,7 +1858,7 @@ const ProtobufCEnumDescriptor harepost__auth__v1__environment__descriptor =
   harepost__auth__v1__environment__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor harepost__auth__v1__auth__method_descriptors[8] =
+static const ProtobufCMethodDescriptor harepost__auth__v1__auth__method_descriptors[9] =
 {
   { "CreateAccount", &harepost__auth__v1__create_account_request__descriptor, &harepost__auth__v1__create_account_response__descriptor },
   { "CreateApiKey", &harepost__auth__v1__create_api_key_request__descriptor, &harepost__auth__v1__create_api_key_response__descriptor },
@@ -1611,6 +1866,7 @@ static const ProtobufCMethodDescriptor harepost__auth__v1__auth__method_descript
   { "RevokeApiKey", &harepost__auth__v1__revoke_api_key_request__descriptor, &harepost__auth__v1__revoke_api_key_response__descriptor },
   { "Authenticate", &harepost__auth__v1__authenticate_request__descriptor, &harepost__auth__v1__authenticate_response__descriptor },
   { "GetSigningSecret", &harepost__auth__v1__get_signing_secret_request__descriptor, &harepost__auth__v1__get_signing_secret_response__descriptor },
+  { "ListSigningSecrets", &harepost__auth__v1__list_signing_secrets_request__descriptor, &harepost__auth__v1__list_signing_secrets_response__descriptor },
   { "RotateSigningSecret", &harepost__auth__v1__rotate_signing_secret_request__descriptor, &harepost__auth__v1__rotate_signing_secret_response__descriptor },
   { "SetRateLimit", &harepost__auth__v1__set_rate_limit_request__descriptor, &harepost__auth__v1__set_rate_limit_response__descriptor },
 };
@@ -1620,9 +1876,10 @@ const unsigned harepost__auth__v1__auth__method_indices_by_name[] = {
   1,        /* CreateApiKey */
   5,        /* GetSigningSecret */
   2,        /* ListApiKeys */
+  6,        /* ListSigningSecrets */
   3,        /* RevokeApiKey */
-  6,        /* RotateSigningSecret */
-  7         /* SetRateLimit */
+  7,        /* RotateSigningSecret */
+  8         /* SetRateLimit */
 };
 const ProtobufCServiceDescriptor harepost__auth__v1__auth__descriptor =
 {
@@ -1631,7 +1888,7 @@ const ProtobufCServiceDescriptor harepost__auth__v1__auth__descriptor =
   "Auth",
   "Harepost__Auth__V1__Auth",
   "harepost.auth.v1",
-  8,
+  9,
   harepost__auth__v1__auth__method_descriptors,
   harepost__auth__v1__auth__method_indices_by_name
 };
@@ -1683,13 +1940,21 @@ void harepost__auth__v1__auth__get_signing_secret(ProtobufCService *service,
   assert(service->descriptor == &harepost__auth__v1__auth__descriptor);
   service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void harepost__auth__v1__auth__list_signing_secrets(ProtobufCService *service,
+                                                    const Harepost__Auth__V1__ListSigningSecretsRequest *input,
+                                                    Harepost__Auth__V1__ListSigningSecretsResponse_Closure closure,
+                                                    void *closure_data)
+{
+  assert(service->descriptor == &harepost__auth__v1__auth__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void harepost__auth__v1__auth__rotate_signing_secret(ProtobufCService *service,
                                                      const Harepost__Auth__V1__RotateSigningSecretRequest *input,
                                                      Harepost__Auth__V1__RotateSigningSecretResponse_Closure closure,
                                                      void *closure_data)
 {
   assert(service->descriptor == &harepost__auth__v1__auth__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void harepost__auth__v1__auth__set_rate_limit(ProtobufCService *service,
                                               const Harepost__Auth__V1__SetRateLimitRequest *input,
@@ -1697,7 +1962,7 @@ void harepost__auth__v1__auth__set_rate_limit(ProtobufCService *service,
                                               void *closure_data)
 {
   assert(service->descriptor == &harepost__auth__v1__auth__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void harepost__auth__v1__auth__init (Harepost__Auth__V1__Auth_Service *service,
                                      Harepost__Auth__V1__Auth_ServiceDestroy destroy)

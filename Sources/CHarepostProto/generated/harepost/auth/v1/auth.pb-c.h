@@ -29,6 +29,9 @@ typedef struct Harepost__Auth__V1__AuthenticateRequest Harepost__Auth__V1__Authe
 typedef struct Harepost__Auth__V1__AuthenticateResponse Harepost__Auth__V1__AuthenticateResponse;
 typedef struct Harepost__Auth__V1__GetSigningSecretRequest Harepost__Auth__V1__GetSigningSecretRequest;
 typedef struct Harepost__Auth__V1__GetSigningSecretResponse Harepost__Auth__V1__GetSigningSecretResponse;
+typedef struct Harepost__Auth__V1__ListSigningSecretsRequest Harepost__Auth__V1__ListSigningSecretsRequest;
+typedef struct Harepost__Auth__V1__ListSigningSecretsResponse Harepost__Auth__V1__ListSigningSecretsResponse;
+typedef struct Harepost__Auth__V1__PreviousSigningSecret Harepost__Auth__V1__PreviousSigningSecret;
 typedef struct Harepost__Auth__V1__RotateSigningSecretRequest Harepost__Auth__V1__RotateSigningSecretRequest;
 typedef struct Harepost__Auth__V1__RotateSigningSecretResponse Harepost__Auth__V1__RotateSigningSecretResponse;
 typedef struct Harepost__Auth__V1__SetRateLimitRequest Harepost__Auth__V1__SetRateLimitRequest;
@@ -214,6 +217,42 @@ struct  Harepost__Auth__V1__GetSigningSecretResponse
 #define HAREPOST__AUTH__V1__GET_SIGNING_SECRET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__get_signing_secret_response__descriptor) \
     , (char *)protobuf_c_empty_string }
+
+
+struct  Harepost__Auth__V1__ListSigningSecretsRequest
+{
+  ProtobufCMessage base;
+};
+#define HAREPOST__AUTH__V1__LIST_SIGNING_SECRETS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__list_signing_secrets_request__descriptor) \
+     }
+
+
+/*
+ * Every secret valid now: the current one, and earlier ones still inside their
+ * rotation overlap. Signers sign with each, so receivers can switch at leisure.
+ */
+struct  Harepost__Auth__V1__ListSigningSecretsResponse
+{
+  ProtobufCMessage base;
+  char *signing_secret;
+  size_t n_previous;
+  Harepost__Auth__V1__PreviousSigningSecret **previous;
+};
+#define HAREPOST__AUTH__V1__LIST_SIGNING_SECRETS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__list_signing_secrets_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Harepost__Auth__V1__PreviousSigningSecret
+{
+  ProtobufCMessage base;
+  char *signing_secret;
+  Google__Protobuf__Timestamp *valid_until;
+};
+#define HAREPOST__AUTH__V1__PREVIOUS_SIGNING_SECRET__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__previous_signing_secret__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
 
 
 typedef enum {
@@ -516,6 +555,63 @@ Harepost__Auth__V1__GetSigningSecretResponse *
 void   harepost__auth__v1__get_signing_secret_response__free_unpacked
                      (Harepost__Auth__V1__GetSigningSecretResponse *message,
                       ProtobufCAllocator *allocator);
+/* Harepost__Auth__V1__ListSigningSecretsRequest methods */
+void   harepost__auth__v1__list_signing_secrets_request__init
+                     (Harepost__Auth__V1__ListSigningSecretsRequest         *message);
+size_t harepost__auth__v1__list_signing_secrets_request__get_packed_size
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest   *message);
+size_t harepost__auth__v1__list_signing_secrets_request__pack
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest   *message,
+                      uint8_t             *out);
+size_t harepost__auth__v1__list_signing_secrets_request__pack_to_buffer
+                     (const Harepost__Auth__V1__ListSigningSecretsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Harepost__Auth__V1__ListSigningSecretsRequest *
+       harepost__auth__v1__list_signing_secrets_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   harepost__auth__v1__list_signing_secrets_request__free_unpacked
+                     (Harepost__Auth__V1__ListSigningSecretsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Harepost__Auth__V1__ListSigningSecretsResponse methods */
+void   harepost__auth__v1__list_signing_secrets_response__init
+                     (Harepost__Auth__V1__ListSigningSecretsResponse         *message);
+size_t harepost__auth__v1__list_signing_secrets_response__get_packed_size
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse   *message);
+size_t harepost__auth__v1__list_signing_secrets_response__pack
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse   *message,
+                      uint8_t             *out);
+size_t harepost__auth__v1__list_signing_secrets_response__pack_to_buffer
+                     (const Harepost__Auth__V1__ListSigningSecretsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Harepost__Auth__V1__ListSigningSecretsResponse *
+       harepost__auth__v1__list_signing_secrets_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   harepost__auth__v1__list_signing_secrets_response__free_unpacked
+                     (Harepost__Auth__V1__ListSigningSecretsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Harepost__Auth__V1__PreviousSigningSecret methods */
+void   harepost__auth__v1__previous_signing_secret__init
+                     (Harepost__Auth__V1__PreviousSigningSecret         *message);
+size_t harepost__auth__v1__previous_signing_secret__get_packed_size
+                     (const Harepost__Auth__V1__PreviousSigningSecret   *message);
+size_t harepost__auth__v1__previous_signing_secret__pack
+                     (const Harepost__Auth__V1__PreviousSigningSecret   *message,
+                      uint8_t             *out);
+size_t harepost__auth__v1__previous_signing_secret__pack_to_buffer
+                     (const Harepost__Auth__V1__PreviousSigningSecret   *message,
+                      ProtobufCBuffer     *buffer);
+Harepost__Auth__V1__PreviousSigningSecret *
+       harepost__auth__v1__previous_signing_secret__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   harepost__auth__v1__previous_signing_secret__free_unpacked
+                     (Harepost__Auth__V1__PreviousSigningSecret *message,
+                      ProtobufCAllocator *allocator);
 /* Harepost__Auth__V1__RotateSigningSecretRequest methods */
 void   harepost__auth__v1__rotate_signing_secret_request__init
                      (Harepost__Auth__V1__RotateSigningSecretRequest         *message);
@@ -633,6 +729,15 @@ typedef void (*Harepost__Auth__V1__GetSigningSecretRequest_Closure)
 typedef void (*Harepost__Auth__V1__GetSigningSecretResponse_Closure)
                  (const Harepost__Auth__V1__GetSigningSecretResponse *message,
                   void *closure_data);
+typedef void (*Harepost__Auth__V1__ListSigningSecretsRequest_Closure)
+                 (const Harepost__Auth__V1__ListSigningSecretsRequest *message,
+                  void *closure_data);
+typedef void (*Harepost__Auth__V1__ListSigningSecretsResponse_Closure)
+                 (const Harepost__Auth__V1__ListSigningSecretsResponse *message,
+                  void *closure_data);
+typedef void (*Harepost__Auth__V1__PreviousSigningSecret_Closure)
+                 (const Harepost__Auth__V1__PreviousSigningSecret *message,
+                  void *closure_data);
 typedef void (*Harepost__Auth__V1__RotateSigningSecretRequest_Closure)
                  (const Harepost__Auth__V1__RotateSigningSecretRequest *message,
                   void *closure_data);
@@ -676,6 +781,10 @@ struct Harepost__Auth__V1__Auth_Service
                              const Harepost__Auth__V1__GetSigningSecretRequest *input,
                              Harepost__Auth__V1__GetSigningSecretResponse_Closure closure,
                              void *closure_data);
+  void (*list_signing_secrets)(Harepost__Auth__V1__Auth_Service *service,
+                               const Harepost__Auth__V1__ListSigningSecretsRequest *input,
+                               Harepost__Auth__V1__ListSigningSecretsResponse_Closure closure,
+                               void *closure_data);
   void (*rotate_signing_secret)(Harepost__Auth__V1__Auth_Service *service,
                                 const Harepost__Auth__V1__RotateSigningSecretRequest *input,
                                 Harepost__Auth__V1__RotateSigningSecretResponse_Closure closure,
@@ -698,6 +807,7 @@ void harepost__auth__v1__auth__init (Harepost__Auth__V1__Auth_Service *service,
       function_prefix__ ## revoke_api_key,\
       function_prefix__ ## authenticate,\
       function_prefix__ ## get_signing_secret,\
+      function_prefix__ ## list_signing_secrets,\
       function_prefix__ ## rotate_signing_secret,\
       function_prefix__ ## set_rate_limit  }
 void harepost__auth__v1__auth__create_account(ProtobufCService *service,
@@ -724,6 +834,10 @@ void harepost__auth__v1__auth__get_signing_secret(ProtobufCService *service,
                                                   const Harepost__Auth__V1__GetSigningSecretRequest *input,
                                                   Harepost__Auth__V1__GetSigningSecretResponse_Closure closure,
                                                   void *closure_data);
+void harepost__auth__v1__auth__list_signing_secrets(ProtobufCService *service,
+                                                    const Harepost__Auth__V1__ListSigningSecretsRequest *input,
+                                                    Harepost__Auth__V1__ListSigningSecretsResponse_Closure closure,
+                                                    void *closure_data);
 void harepost__auth__v1__auth__rotate_signing_secret(ProtobufCService *service,
                                                      const Harepost__Auth__V1__RotateSigningSecretRequest *input,
                                                      Harepost__Auth__V1__RotateSigningSecretResponse_Closure closure,
@@ -749,6 +863,9 @@ extern const ProtobufCMessageDescriptor harepost__auth__v1__authenticate_request
 extern const ProtobufCMessageDescriptor harepost__auth__v1__authenticate_response__descriptor;
 extern const ProtobufCMessageDescriptor harepost__auth__v1__get_signing_secret_request__descriptor;
 extern const ProtobufCMessageDescriptor harepost__auth__v1__get_signing_secret_response__descriptor;
+extern const ProtobufCMessageDescriptor harepost__auth__v1__list_signing_secrets_request__descriptor;
+extern const ProtobufCMessageDescriptor harepost__auth__v1__list_signing_secrets_response__descriptor;
+extern const ProtobufCMessageDescriptor harepost__auth__v1__previous_signing_secret__descriptor;
 extern const ProtobufCMessageDescriptor harepost__auth__v1__rotate_signing_secret_request__descriptor;
 extern const ProtobufCMessageDescriptor harepost__auth__v1__rotate_signing_secret_response__descriptor;
 extern const ProtobufCMessageDescriptor harepost__auth__v1__set_rate_limit_request__descriptor;

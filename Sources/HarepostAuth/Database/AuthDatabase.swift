@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+
+/// The auth component's SQLite database (`<data-dir>/auth.sqlite`).
+///
+/// WAL mode with `synchronous = FULL`: a write is on disk before its call
+/// answers. Every change is one transaction, so a failure leaves nothing
+/// half-written. The schema evolves through versioned migrations.
+public final class AuthDatabase: Sendable {
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("1-accounts-keys-secrets") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE accounts (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        rate_limit_per_minute INTEGER NOT NULL CHECK (rate_limit_per_minute >= 0),
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE TABLE api_keys (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        account_id TEXT NOT NULL REFERENCES accounts(id),
+                        environment TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+                        hash BLOB NOT NULL UNIQUE,
+                        prefix TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        last_used_at INTEGER,
+                        revoked_at INTEGER
+                    );
+                    CREATE INDEX api_keys_by_account ON api_keys(account_id, created_at);
+                    CREATE TABLE signing_secrets (
+                        account_id TEXT NOT NULL REFERENCES accounts(id),
+                        secret TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        valid_until INTEGER
+                    );
+                    CREATE INDEX signing_secrets_by_account ON signing_secrets(account_id, created_at);
+                    """
+            )
+        }
+        return migrator
+    }
+}
+
+/// Milliseconds since the Unix epoch: how every time is stored.
+typealias UnixMilliseconds = Int64
+
+extension Date {
+    var unixMilliseconds: UnixMilliseconds { UnixMilliseconds((timeIntervalSince1970 * 1000).rounded()) }
+}

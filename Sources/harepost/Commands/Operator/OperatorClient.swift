@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+import Logging
+
+/// How operator commands reach a component: its socket, and output format.
+struct OperatorOptions: ParsableArguments {
+    @Option(help: "The auth component's socket (default: <run-dir>/auth.sock).")
+    var authSocket: String?
+
+    @Option(help: "Directory holding the components' sockets.")
+    var runDir: String = "run"
+
+    @Flag(help: "Print the result as JSON (for scripts).")
+    var json = false
+
+    @Option(help: "Seconds to wait for the component.")
+    var timeout: Double = 5
+
+    var authPath: String { authSocket ?? "\(runDir)/auth.sock" }
+}
+
+/// Makes one call to a running component, acting for `account` when given.
+func operatorCall(
+    socket: String,
+    _ path: String,
+    _ request: ProtoMessage,
+    account: String? = nil,
+    timeout: Double
+) async throws -> ProtoMessage {
+    var logger = Logger(label: "harepost.cli")
+    logger.logLevel = .critical
+    let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+    var metadata: [String: String] = [:]
+    if let account { metadata[RPCMetadataKey.accountID] = account }
+    let options = RPCCallOptions(timeout: .milliseconds(Int64(timeout * 1000)), metadata: metadata)
+    let result = await withTaskGroup(of: Result<ProtoMessage, RPCError>?.self) { group in
+        group.addTask {
+            try? await client.run()
+            return nil
+        }
+        group.addTask {
+            do throws(RPCError) {
+                return .success(try await client.call(path, request, options: options))
+            } catch {
+                return .failure(error)
+            }
+        }
+        defer { group.cancelAll() }
+        while let next = await group.next() {
+            if let next { return next }
+        }
+        return .failure(RPCError.unavailable("no answer"))
+    }
+    switch result {
+    case .success(let response):
+        return response
+    case .failure(let error):
+        printError("error: \(error.message) (\(error.code))")
+        throw ExitCode(error.code == .unavailable ? 69 : 1)
+    }
+}
+
+/// Prints `message` as JSON, or `human()` for people.
+func output(_ message: ProtoMessage, json: Bool, human: () -> String) {
+    print(json ? JSONWriter.string(ProtoJSON.encode(message)) : human())
+}
+
+/// Renders rows as aligned columns under a header.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return all.map { row in
+        row.enumerated().map { column, cell in
+            column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+/// A timestamp field rendered as RFC 3339, or `-` when absent.
+func timeText(_ message: ProtoMessage, _ field: String) -> String {
+    guard let timestamp = message.message(field)?.timestampValue else { return "-" }
+    return RFC3339.format(seconds: timestamp.seconds)
+}
