@@ -32,6 +32,8 @@ final class ComponentProcess {
         self.socket = socket
         process.executableURL = harepostBinary
         process.arguments = arguments
+        // Relative defaults (data/, run/) land in the test's own directory.
+        if !socket.isEmpty { process.currentDirectoryURL = URL(fileURLWithPath: socket).deletingLastPathComponent() }
         try process.run()
     }
 

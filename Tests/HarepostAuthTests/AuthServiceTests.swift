@@ -1,0 +1,293 @@
+import Foundation
+import GRDB
+@testable import HarepostAuth
+import HarepostProto
+import HarepostRPC
+import Logging
+import Testing
+
+/// A real auth service: a SQLite file in a temp dir, served on a real Unix socket.
+struct AuthHarness {
+    let directory: String
+    let client: RPCClient
+
+    var databasePath: String { "\(directory)/auth.sqlite" }
+
+    static func withService<T: Sendable>(
+        configuration: AuthService.Configuration = .init(),
+        directory existing: String? = nil,
+        _ body: @Sendable (AuthHarness) async throws -> T
+    ) async throws -> T {
+        let directory = existing ?? "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { if existing == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        var logger = Logger(label: "harepost.auth.tests")
+        logger.logLevel = .critical
+        let service = AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite"), configuration: configuration)
+        let socket = "\(directory)/auth.sock"
+        let server = RPCServer(configuration: .init(endpoint: .unixSocket(path: socket), component: "auth"), router: try service.router(), logger: logger)
+        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await server.run()
+                return nil
+            }
+            await server.waitUntilListening()
+            group.addTask {
+                try await client.run()
+                return nil
+            }
+            let result = try await body(AuthHarness(directory: directory, client: client))
+            group.cancelAll()
+            while let _ = try await group.next() {}
+            return result
+        }
+    }
+
+    func call(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:]) async throws(RPCError) -> ProtoMessage {
+        var metadata = metadata
+        if let account { metadata[RPCMetadataKey.accountID] = account }
+        return try await client.call("harepost.auth.v1.Auth/\(method)", request, options: .init(metadata: metadata))
+    }
+
+    func createAccount(_ name: String = "Acme", environment: String = "live") async throws -> (id: String, key: String, secret: String) {
+        var request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)])
+        try request.set("environment", enumName: environment)
+        let response = try await call("CreateAccount", request)
+        return (response.string("id")!, response.string("api_key")!, response.string("signing_secret")!)
+    }
+
+    func authenticate(_ key: String) async throws(RPCError) -> ProtoMessage {
+        try await call("Authenticate", try! ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)]))
+    }
+
+    /// The RPCError a call ends with (nil if it succeeded).
+    func failure(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:]) async -> RPCError? {
+        do {
+            _ = try await call(method, request, account: account, metadata: metadata)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+@Suite("Auth service", .timeLimit(.minutes(1)))
+struct AuthServiceTests {
+    @Test func aKeyAuthenticatesUntilRevokedAndRevocationIsImmediate() async throws {
+        try await AuthHarness.withService { auth in
+            let account = try await auth.createAccount()
+            #expect(account.id.hasPrefix("acct_"))
+            #expect(account.key.hasPrefix("hp_live_") && account.key.count == 72)
+            #expect(account.secret.hasPrefix("whsec_"))
+
+            let principal = try await auth.authenticate(account.key)
+            #expect(principal.string("account_id") == account.id)
+            #expect(principal.enumName("environment") == "live")
+            #expect(principal.int64("rate_limit_per_minute") == 6000)
+
+            let test = try await auth.call(
+                "CreateApiKey",
+                try { var r = try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"); try r.set("environment", enumName: "test"); return r }(),
+                account: account.id
+            )
+            let testKey = try #require(test.string("api_key"))
+            #expect(testKey.hasPrefix("hp_test_"))
+            #expect(try await auth.authenticate(testKey).enumName("environment") == "test")
+
+            let keyID = try #require(principal.string("key_id"))
+            let revoked = try await auth.call("RevokeApiKey", try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)]), account: account.id)
+            #expect(revoked.message("key")?.has("revoked_at") == true)
+            await #expect(throws: RPCError(.unauthenticated, "invalid API key")) { try await auth.authenticate(account.key) }
+            // The other key is untouched.
+            #expect(try await auth.authenticate(testKey).string("account_id") == account.id)
+        }
+    }
+
+    @Test func listingShowsPrefixesAndUseButNeverTheKey() async throws {
+        try await AuthHarness.withService { auth in
+            let account = try await auth.createAccount()
+            _ = try await auth.authenticate(account.key)
+            let list = try await auth.call("ListApiKeys", try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"), account: account.id)
+            let keys = list.values("data").compactMap(\.messageValue)
+            #expect(keys.count == 1)
+            #expect(keys[0].string("prefix") == String(account.key.prefix(16)))
+            #expect(keys[0].has("last_used_at"))
+            #expect(!keys[0].has("revoked_at"))
+            #expect(!serializedBytes(list, contain: account.key))
+        }
+    }
+
+    @Test func theDatabaseFileHoldsNoPlaintextKey() async throws {
+        try await AuthHarness.withService { auth in
+            var keys: [String] = []
+            for index in 0..<20 {
+                let account = try await auth.createAccount("Account \(index)")
+                keys.append(account.key)
+                _ = try await auth.authenticate(account.key)
+            }
+            let directory = auth.directory
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("auth.sqlite") }
+            #expect(files.contains("auth.sqlite"))
+            for file in files {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)"))
+                for key in keys {
+                    // Neither the whole key nor its secret part (hex or raw) is stored.
+                    #expect(bytes.range(of: Data(key.utf8)) == nil, "\(file) holds a key")
+                    #expect(bytes.range(of: Data(key.dropFirst(16).utf8)) == nil, "\(file) holds a key's secret part")
+                }
+            }
+        }
+    }
+
+    @Test func keysSurviveARestartOfTheService() async throws {
+        let directory = "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let account = try await AuthHarness.withService(directory: directory) { auth in try await auth.createAccount() }
+        try await AuthHarness.withService(directory: directory) { auth in
+            #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
+            let secret = try await auth.call("GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"), account: account.id)
+            #expect(secret.string("signing_secret") == account.secret)
+        }
+    }
+
+    @Test func thousandConcurrentAuthenticationsAllAnswerCorrectly() async throws {
+        try await AuthHarness.withService { auth in
+            var accounts: [(id: String, key: String, secret: String)] = []
+            for index in 0..<10 { accounts.append(try await auth.createAccount("Account \(index)")) }
+            let frozen = accounts
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<1000 {
+                    group.addTask {
+                        let account = frozen[index % frozen.count]
+                        if index % 10 == 9 {
+                            // Every tenth presents a wrong key: it must be refused, not mixed up.
+                            do throws(RPCError) {
+                                _ = try await auth.authenticate("hp_live_" + String(repeating: "0", count: 64))
+                                return false
+                            } catch {
+                                return error.code == .unauthenticated
+                            }
+                        }
+                        return try await auth.authenticate(account.key).string("account_id") == account.id
+                    }
+                }
+                var correct = 0
+                for try await ok in group where ok { correct += 1 }
+                #expect(correct == 1000)
+            }
+        }
+    }
+
+    @Test func badInputGetsPreciseStatusesAndWritesNothing() async throws {
+        try await AuthHarness.withService { auth in
+            let account = try await auth.createAccount()
+            let other = try await auth.createAccount("Other")
+            let createAccount = { (name: String) in try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)]) }
+            #expect(await auth.failure("CreateAccount", try createAccount("   ")) == .invalidArgument("name must not be empty"))
+            #expect(await auth.failure("CreateAccount", try createAccount(String(repeating: "n", count: 201)))?.code == .invalidArgument)
+
+            for malformed in ["", "hp_live_", "hp_prod_" + String(repeating: "a", count: 64), "hp_live_" + String(repeating: "A", count: 64), account.key + "0"] {
+                await #expect(throws: RPCError(.unauthenticated, "invalid API key")) { try await auth.authenticate(malformed) }
+            }
+
+            let revoke = { (id: String) in try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(id)]) }
+            #expect(await auth.failure("RevokeApiKey", try revoke("nope"), account: account.id)?.code == .invalidArgument)
+            #expect(await auth.failure("RevokeApiKey", try revoke("key_000000000000000000000000"), account: account.id)?.code == .notFound)
+            // Another account's key is NOT_FOUND, and stays valid.
+            let otherKeyID = try await auth.authenticate(other.key).string("key_id")!
+            #expect(await auth.failure("RevokeApiKey", try revoke(otherKeyID), account: account.id) == .notFound("no API key \(otherKeyID)"))
+            #expect(try await auth.authenticate(other.key).string("account_id") == other.id)
+
+            let list = try ProtoMessage("harepost.auth.v1.ListApiKeysRequest")
+            #expect(await auth.failure("ListApiKeys", list)?.code == .unauthenticated)
+            #expect(await auth.failure("ListApiKeys", list, account: "acct_000000000000000000000000") == .notFound("no account acct_000000000000000000000000"))
+
+            let keysBefore = try await auth.call("ListApiKeys", list, account: account.id).values("data").count
+            #expect(await auth.failure("CreateApiKey", try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"), account: "acct_000000000000000000000000")?.code == .notFound)
+            let database = try DatabaseQueue(path: auth.databasePath)
+            let orphans = try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM api_keys WHERE account_id NOT IN (SELECT id FROM accounts)") }
+            #expect(orphans == 0)
+            #expect(try await auth.call("ListApiKeys", list, account: account.id).values("data").count == keysBefore)
+
+            let limit = { (value: Int32) in try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(value)]) }
+            #expect(await auth.failure("SetRateLimit", try limit(-1), account: account.id)?.code == .invalidArgument)
+            let overlap = try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest", ["overlap_seconds": .int64(-5)])
+            #expect(await auth.failure("RotateSigningSecret", overlap, account: account.id)?.code == .invalidArgument)
+        }
+    }
+
+    @Test func rateLimitsAreSetPerAccountAndZeroSwitchesThemOff() async throws {
+        try await AuthHarness.withService(configuration: .init(defaultRateLimitPerMinute: 120)) { auth in
+            let account = try await auth.createAccount()
+            #expect(try await auth.authenticate(account.key).int64("rate_limit_per_minute") == 120)
+            let off = try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(0)])
+            _ = try await auth.call("SetRateLimit", off, account: account.id)
+            #expect(try await auth.authenticate(account.key).int64("rate_limit_per_minute") == 0)
+        }
+    }
+
+    @Test func rotationKeepsThePreviousSecretValidForTheOverlap() async throws {
+        try await AuthHarness.withService { auth in
+            let account = try await auth.createAccount()
+            let get = try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
+            let listRequest = try ProtoMessage("harepost.auth.v1.ListSigningSecretsRequest")
+            #expect(try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret") == account.secret)
+
+            let rotated = try await auth.call(
+                "RotateSigningSecret",
+                try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest", ["overlap_seconds": .int64(3600)]),
+                account: account.id
+            )
+            let second = try #require(rotated.string("signing_secret"))
+            #expect(second != account.secret && second.hasPrefix("whsec_"))
+            #expect(try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret") == second)
+            var list = try await auth.call("ListSigningSecrets", listRequest, account: account.id)
+            #expect(list.string("signing_secret") == second)
+            #expect(list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret])
+
+            // With no overlap the rotated-out secret is invalid at once; the first keeps its hour.
+            let third = try await auth.call(
+                "RotateSigningSecret",
+                try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest", ["overlap_seconds": .int64(0)]),
+                account: account.id
+            ).string("signing_secret")
+            list = try await auth.call("ListSigningSecrets", listRequest, account: account.id)
+            #expect(list.string("signing_secret") == third)
+            #expect(list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret])
+        }
+    }
+
+    @Test func openSignUpIsAnOperatorSettingOffByDefault() async throws {
+        let request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("Self-serve")])
+        let publicCall = [RPCMetadataKey.origin: "public"]
+        try await AuthHarness.withService { auth in
+            #expect(await auth.failure("CreateAccount", request, metadata: publicCall)?.code == .permissionDenied)
+            #expect(await auth.failure("CreateAccount", request) == nil)  // operators can always
+        }
+        try await AuthHarness.withService(configuration: .init(openSignup: true)) { auth in
+            #expect(await auth.failure("CreateAccount", request, metadata: publicCall) == nil)
+        }
+    }
+
+    /// The fast path: authentication reads one row through the unique index on the key hash.
+    @Test func authenticationIsOneIndexedRead() async throws {
+        let directory = "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
+        let plan = try await database.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL, arguments: [Data(count: 32)])
+                .map { $0["detail"] as String }
+        }
+        #expect(plan.count == 2, "\(plan)")
+        #expect(plan.contains { $0.hasPrefix("SEARCH k USING INDEX sqlite_autoindex_api_keys") && $0.contains("(hash=?)") }, "\(plan)")
+        #expect(plan.contains { $0.hasPrefix("SEARCH a USING INDEX sqlite_autoindex_accounts") }, "\(plan)")
+        #expect(!plan.contains { $0.contains("SCAN") }, "\(plan)")
+    }
+}
+
+/// Whether `message`'s wire bytes contain `text` anywhere.
+func serializedBytes(_ message: ProtoMessage, contain text: String) -> Bool {
+    String(decoding: message.serializedBytes(), as: UTF8.self).contains(text)
+}
