@@ -16,7 +16,12 @@ public struct AuthService: Sendable {
         /// stays a read.
         public var lastUsedResolutionMilliseconds: Int64
 
-        public init(defaultRateLimitPerMinute: Int = 6000, signingSecretOverlapSeconds: Int64 = 86_400, openSignup: Bool = false, lastUsedResolutionMilliseconds: Int64 = 60_000) {
+        public init(
+            defaultRateLimitPerMinute: Int = 6000,
+            signingSecretOverlapSeconds: Int64 = 86_400,
+            openSignup: Bool = false,
+            lastUsedResolutionMilliseconds: Int64 = 60_000
+        ) {
             self.defaultRateLimitPerMinute = defaultRateLimitPerMinute
             self.signingSecretOverlapSeconds = signingSecretOverlapSeconds
             self.openSignup = openSignup
@@ -99,10 +104,15 @@ public struct AuthService: Sendable {
         let account = try context.requireAccountID()
         let limit = request.int64("rate_limit_per_minute") ?? 0
         guard (0...Int64(Self.maximumRateLimitPerMinute)).contains(limit) else {
-            throw RPCError.invalidArgument("rate_limit_per_minute must be between 0 (unlimited) and \(Self.maximumRateLimitPerMinute)")
+            throw RPCError.invalidArgument(
+                "rate_limit_per_minute must be between 0 (unlimited) and \(Self.maximumRateLimitPerMinute)"
+            )
         }
         try await database.setRateLimit(accountID: account, perMinute: Int(limit))
-        return try ProtoMessage("harepost.auth.v1.SetRateLimitResponse", ["rate_limit_per_minute": .int32(Int32(limit))])
+        return try ProtoMessage(
+            "harepost.auth.v1.SetRateLimitResponse",
+            ["rate_limit_per_minute": .int32(Int32(limit))]
+        )
     }
 
     // MARK: API keys
@@ -135,7 +145,10 @@ public struct AuthService: Sendable {
         do {
             let record = try await database.revokeKey(id: id, accountID: account, now: now)
             context.logger.info("api key revoked", metadata: ["account.id": "\(account)", "key.id": "\(id)"])
-            return try ProtoMessage("harepost.auth.v1.RevokeApiKeyResponse", ["key": .message(try Self.message(record))])
+            return try ProtoMessage(
+                "harepost.auth.v1.RevokeApiKeyResponse",
+                ["key": .message(try Self.message(record))]
+            )
         } catch AuthDatabaseError.keyNotFound {
             throw RPCError.notFound("no API key \(id)")
         }
@@ -168,19 +181,28 @@ public struct AuthService: Sendable {
 
     func getSigningSecret(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
         let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
-        return try ProtoMessage("harepost.auth.v1.GetSigningSecretResponse", ["signing_secret": .string(secrets.current)])
+        return try ProtoMessage(
+            "harepost.auth.v1.GetSigningSecretResponse",
+            ["signing_secret": .string(secrets.current)]
+        )
     }
 
     func listSigningSecrets(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
         let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
-        var response = try ProtoMessage("harepost.auth.v1.ListSigningSecretsResponse", ["signing_secret": .string(secrets.current)])
+        var response = try ProtoMessage(
+            "harepost.auth.v1.ListSigningSecretsResponse",
+            ["signing_secret": .string(secrets.current)]
+        )
         try response.set(
             "previous",
             values: try secrets.previous.map { previous in
                 .message(
                     try ProtoMessage(
                         "harepost.auth.v1.PreviousSigningSecret",
-                        ["signing_secret": .string(previous.secret), "valid_until": .timestamp(unixMilliseconds: previous.validUntil)]
+                        [
+                            "signing_secret": .string(previous.secret),
+                            "valid_until": .timestamp(unixMilliseconds: previous.validUntil),
+                        ]
                     )
                 )
             }
@@ -195,8 +217,16 @@ public struct AuthService: Sendable {
             throw RPCError.invalidArgument("overlap_seconds must be between 0 and \(Self.maximumOverlapSeconds)")
         }
         let secret = Credentials.signingSecret()
-        let validUntil = try await database.rotateSigningSecret(accountID: account, to: secret, overlapMilliseconds: overlap * 1000, now: now)
-        context.logger.info("signing secret rotated", metadata: ["account.id": "\(account)", "overlap.seconds": "\(overlap)"])
+        let validUntil = try await database.rotateSigningSecret(
+            accountID: account,
+            to: secret,
+            overlapMilliseconds: overlap * 1000,
+            now: now
+        )
+        context.logger.info(
+            "signing secret rotated",
+            metadata: ["account.id": "\(account)", "overlap.seconds": "\(overlap)"]
+        )
         return try ProtoMessage(
             "harepost.auth.v1.RotateSigningSecretResponse",
             ["signing_secret": .string(secret), "previous_valid_until": .timestamp(unixMilliseconds: validUntil)]

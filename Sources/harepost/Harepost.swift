@@ -13,6 +13,7 @@ struct Harepost: AsyncParsableCommand {
             AccountsCommand.self,
             KeysCommand.self,
             SigningSecretCommand.self,
+            BenchCommand.self,
             HealthCommand.self,
         ]
     )

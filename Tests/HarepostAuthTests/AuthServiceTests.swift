@@ -1,10 +1,11 @@
 import Foundation
 import GRDB
-@testable import HarepostAuth
 import HarepostProto
 import HarepostRPC
 import Logging
 import Testing
+
+@testable import HarepostAuth
 
 /// A real auth service: a SQLite file in a temp dir, served on a real Unix socket.
 struct AuthHarness {
@@ -23,9 +24,16 @@ struct AuthHarness {
         defer { if existing == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var logger = Logger(label: "harepost.auth.tests")
         logger.logLevel = .critical
-        let service = AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite"), configuration: configuration)
+        let service = AuthService(
+            database: try AuthDatabase(path: "\(directory)/auth.sqlite"),
+            configuration: configuration
+        )
         let socket = "\(directory)/auth.sock"
-        let server = RPCServer(configuration: .init(endpoint: .unixSocket(path: socket), component: "auth"), router: try service.router(), logger: logger)
+        let server = RPCServer(
+            configuration: .init(endpoint: .unixSocket(path: socket), component: "auth"),
+            router: try service.router(),
+            logger: logger
+        )
         let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -44,13 +52,17 @@ struct AuthHarness {
         }
     }
 
-    func call(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:]) async throws(RPCError) -> ProtoMessage {
+    func call(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:])
+        async throws(RPCError) -> ProtoMessage
+    {
         var metadata = metadata
         if let account { metadata[RPCMetadataKey.accountID] = account }
         return try await client.call("harepost.auth.v1.Auth/\(method)", request, options: .init(metadata: metadata))
     }
 
-    func createAccount(_ name: String = "Acme", environment: String = "live") async throws -> (id: String, key: String, secret: String) {
+    func createAccount(_ name: String = "Acme", environment: String = "live") async throws -> (
+        id: String, key: String, secret: String
+    ) {
         var request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)])
         try request.set("environment", enumName: environment)
         let response = try await call("CreateAccount", request)
@@ -58,11 +70,16 @@ struct AuthHarness {
     }
 
     func authenticate(_ key: String) async throws(RPCError) -> ProtoMessage {
-        try await call("Authenticate", try! ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)]))
+        try await call(
+            "Authenticate",
+            try! ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)])
+        )
     }
 
     /// The RPCError a call ends with (nil if it succeeded).
-    func failure(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:]) async -> RPCError? {
+    func failure(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:])
+        async -> RPCError?
+    {
         do {
             _ = try await call(method, request, account: account, metadata: metadata)
             return nil
@@ -88,7 +105,10 @@ struct AuthServiceTests {
 
             let test = try await auth.call(
                 "CreateApiKey",
-                try { var r = try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"); try r.set("environment", enumName: "test"); return r }(),
+                try {
+                    var r = try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest");
+                    try r.set("environment", enumName: "test"); return r
+                }(),
                 account: account.id
             )
             let testKey = try #require(test.string("api_key"))
@@ -96,9 +116,15 @@ struct AuthServiceTests {
             #expect(try await auth.authenticate(testKey).enumName("environment") == "test")
 
             let keyID = try #require(principal.string("key_id"))
-            let revoked = try await auth.call("RevokeApiKey", try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)]), account: account.id)
+            let revoked = try await auth.call(
+                "RevokeApiKey",
+                try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)]),
+                account: account.id
+            )
             #expect(revoked.message("key")?.has("revoked_at") == true)
-            await #expect(throws: RPCError(.unauthenticated, "invalid API key")) { try await auth.authenticate(account.key) }
+            await #expect(throws: RPCError(.unauthenticated, "invalid API key")) {
+                try await auth.authenticate(account.key)
+            }
             // The other key is untouched.
             #expect(try await auth.authenticate(testKey).string("account_id") == account.id)
         }
@@ -108,7 +134,11 @@ struct AuthServiceTests {
         try await AuthHarness.withService { auth in
             let account = try await auth.createAccount()
             _ = try await auth.authenticate(account.key)
-            let list = try await auth.call("ListApiKeys", try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"), account: account.id)
+            let list = try await auth.call(
+                "ListApiKeys",
+                try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
+                account: account.id
+            )
             let keys = list.values("data").compactMap(\.messageValue)
             #expect(keys.count == 1)
             #expect(keys[0].string("prefix") == String(account.key.prefix(16)))
@@ -127,7 +157,9 @@ struct AuthServiceTests {
                 _ = try await auth.authenticate(account.key)
             }
             let directory = auth.directory
-            let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("auth.sqlite") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter {
+                $0.hasPrefix("auth.sqlite")
+            }
             #expect(files.contains("auth.sqlite"))
             for file in files {
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(file)"))
@@ -146,7 +178,11 @@ struct AuthServiceTests {
         let account = try await AuthHarness.withService(directory: directory) { auth in try await auth.createAccount() }
         try await AuthHarness.withService(directory: directory) { auth in
             #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
-            let secret = try await auth.call("GetSigningSecret", try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"), account: account.id)
+            let secret = try await auth.call(
+                "GetSigningSecret",
+                try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                account: account.id
+            )
             #expect(secret.string("signing_secret") == account.secret)
         }
     }
@@ -183,36 +219,77 @@ struct AuthServiceTests {
         try await AuthHarness.withService { auth in
             let account = try await auth.createAccount()
             let other = try await auth.createAccount("Other")
-            let createAccount = { (name: String) in try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)]) }
-            #expect(await auth.failure("CreateAccount", try createAccount("   ")) == .invalidArgument("name must not be empty"))
-            #expect(await auth.failure("CreateAccount", try createAccount(String(repeating: "n", count: 201)))?.code == .invalidArgument)
+            let createAccount = { (name: String) in
+                try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)])
+            }
+            #expect(
+                await auth.failure("CreateAccount", try createAccount("   "))
+                    == .invalidArgument("name must not be empty")
+            )
+            #expect(
+                await auth.failure("CreateAccount", try createAccount(String(repeating: "n", count: 201)))?.code
+                    == .invalidArgument
+            )
 
-            for malformed in ["", "hp_live_", "hp_prod_" + String(repeating: "a", count: 64), "hp_live_" + String(repeating: "A", count: 64), account.key + "0"] {
-                await #expect(throws: RPCError(.unauthenticated, "invalid API key")) { try await auth.authenticate(malformed) }
+            for malformed in [
+                "", "hp_live_", "hp_prod_" + String(repeating: "a", count: 64),
+                "hp_live_" + String(repeating: "A", count: 64), account.key + "0",
+            ] {
+                await #expect(throws: RPCError(.unauthenticated, "invalid API key")) {
+                    try await auth.authenticate(malformed)
+                }
             }
 
-            let revoke = { (id: String) in try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(id)]) }
-            #expect(await auth.failure("RevokeApiKey", try revoke("nope"), account: account.id)?.code == .invalidArgument)
-            #expect(await auth.failure("RevokeApiKey", try revoke("key_000000000000000000000000"), account: account.id)?.code == .notFound)
+            let revoke = { (id: String) in try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(id)])
+            }
+            #expect(
+                await auth.failure("RevokeApiKey", try revoke("nope"), account: account.id)?.code == .invalidArgument
+            )
+            #expect(
+                await auth.failure("RevokeApiKey", try revoke("key_000000000000000000000000"), account: account.id)?
+                    .code == .notFound
+            )
             // Another account's key is NOT_FOUND, and stays valid.
             let otherKeyID = try await auth.authenticate(other.key).string("key_id")!
-            #expect(await auth.failure("RevokeApiKey", try revoke(otherKeyID), account: account.id) == .notFound("no API key \(otherKeyID)"))
+            #expect(
+                await auth.failure("RevokeApiKey", try revoke(otherKeyID), account: account.id)
+                    == .notFound("no API key \(otherKeyID)")
+            )
             #expect(try await auth.authenticate(other.key).string("account_id") == other.id)
 
             let list = try ProtoMessage("harepost.auth.v1.ListApiKeysRequest")
             #expect(await auth.failure("ListApiKeys", list)?.code == .unauthenticated)
-            #expect(await auth.failure("ListApiKeys", list, account: "acct_000000000000000000000000") == .notFound("no account acct_000000000000000000000000"))
+            #expect(
+                await auth.failure("ListApiKeys", list, account: "acct_000000000000000000000000")
+                    == .notFound("no account acct_000000000000000000000000")
+            )
 
             let keysBefore = try await auth.call("ListApiKeys", list, account: account.id).values("data").count
-            #expect(await auth.failure("CreateApiKey", try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"), account: "acct_000000000000000000000000")?.code == .notFound)
+            #expect(
+                await auth.failure(
+                    "CreateApiKey",
+                    try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"),
+                    account: "acct_000000000000000000000000"
+                )?.code == .notFound
+            )
             let database = try DatabaseQueue(path: auth.databasePath)
-            let orphans = try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM api_keys WHERE account_id NOT IN (SELECT id FROM accounts)") }
+            let orphans = try await database.read { db in
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM api_keys WHERE account_id NOT IN (SELECT id FROM accounts)"
+                )
+            }
             #expect(orphans == 0)
             #expect(try await auth.call("ListApiKeys", list, account: account.id).values("data").count == keysBefore)
 
-            let limit = { (value: Int32) in try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(value)]) }
+            let limit = { (value: Int32) in
+                try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(value)])
+            }
             #expect(await auth.failure("SetRateLimit", try limit(-1), account: account.id)?.code == .invalidArgument)
-            let overlap = try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest", ["overlap_seconds": .int64(-5)])
+            let overlap = try ProtoMessage(
+                "harepost.auth.v1.RotateSigningSecretRequest",
+                ["overlap_seconds": .int64(-5)]
+            )
             #expect(await auth.failure("RotateSigningSecret", overlap, account: account.id)?.code == .invalidArgument)
         }
     }
@@ -232,7 +309,10 @@ struct AuthServiceTests {
             let account = try await auth.createAccount()
             let get = try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
             let listRequest = try ProtoMessage("harepost.auth.v1.ListSigningSecretsRequest")
-            #expect(try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret") == account.secret)
+            #expect(
+                try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret")
+                    == account.secret
+            )
 
             let rotated = try await auth.call(
                 "RotateSigningSecret",
@@ -241,10 +321,14 @@ struct AuthServiceTests {
             )
             let second = try #require(rotated.string("signing_secret"))
             #expect(second != account.secret && second.hasPrefix("whsec_"))
-            #expect(try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret") == second)
+            #expect(
+                try await auth.call("GetSigningSecret", get, account: account.id).string("signing_secret") == second
+            )
             var list = try await auth.call("ListSigningSecrets", listRequest, account: account.id)
             #expect(list.string("signing_secret") == second)
-            #expect(list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret])
+            #expect(
+                list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret]
+            )
 
             // With no overlap the rotated-out secret is invalid at once; the first keeps its hour.
             let third = try await auth.call(
@@ -254,7 +338,9 @@ struct AuthServiceTests {
             ).string("signing_secret")
             list = try await auth.call("ListSigningSecrets", listRequest, account: account.id)
             #expect(list.string("signing_secret") == third)
-            #expect(list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret])
+            #expect(
+                list.values("previous").compactMap { $0.messageValue?.string("signing_secret") } == [account.secret]
+            )
         }
     }
 
@@ -277,11 +363,18 @@ struct AuthServiceTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
         let plan = try await database.pool.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL, arguments: [Data(count: 32)])
-                .map { $0["detail"] as String }
+            try Row.fetchAll(
+                db,
+                sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL,
+                arguments: [Data(count: 32)]
+            )
+            .map { $0["detail"] as String }
         }
         #expect(plan.count == 2, "\(plan)")
-        #expect(plan.contains { $0.hasPrefix("SEARCH k USING INDEX sqlite_autoindex_api_keys") && $0.contains("(hash=?)") }, "\(plan)")
+        #expect(
+            plan.contains { $0.hasPrefix("SEARCH k USING INDEX sqlite_autoindex_api_keys") && $0.contains("(hash=?)") },
+            "\(plan)"
+        )
         #expect(plan.contains { $0.hasPrefix("SEARCH a USING INDEX sqlite_autoindex_accounts") }, "\(plan)")
         #expect(!plan.contains { $0.contains("SCAN") }, "\(plan)")
     }

@@ -29,21 +29,29 @@ struct AuthProcessTests {
                 let first = try ComponentProcess(arguments, socket: socket)
                 _ = try await waitUntilServing(client)
 
-                let created = try runHarepost(["accounts", "create", "--name", "Acme", "--json", "--auth-socket", socket])
+                let created = try runHarepost([
+                    "accounts", "create", "--name", "Acme", "--json", "--auth-socket", socket,
+                ])
                 #expect(created.status == 0)
-                let account = try #require(try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any])
+                let account = try #require(
+                    try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any]
+                )
                 let id = try #require(account["id"] as? String)
                 let key = try #require(account["api_key"] as? String)
                 #expect(key.hasPrefix("hp_live_"))
 
                 let authenticate = try ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)])
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", authenticate).string("account_id") == id)
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", authenticate).string("account_id") == id
+                )
 
                 first.terminate()
                 #expect(await first.waitForExit() == 0)
                 let second = try ComponentProcess(arguments, socket: socket)
                 _ = try await waitUntilServing(client)
-                #expect(try await client.call("harepost.auth.v1.Auth/Authenticate", authenticate).string("account_id") == id)
+                #expect(
+                    try await client.call("harepost.auth.v1.Auth/Authenticate", authenticate).string("account_id") == id
+                )
 
                 let listed = try runHarepost(["keys", "list", "--account", id, "--json", "--auth-socket", socket])
                 #expect(listed.status == 0)

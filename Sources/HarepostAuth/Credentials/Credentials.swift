@@ -51,7 +51,10 @@ struct APIKey: Sendable {
     let plaintext: String
 
     static func generate(_ environment: Environment) -> APIKey {
-        APIKey(environment: environment, plaintext: "hp_\(environment.rawValue)_\(Credentials.hex(Credentials.randomBytes(32)))")
+        APIKey(
+            environment: environment,
+            plaintext: "hp_\(environment.rawValue)_\(Credentials.hex(Credentials.randomBytes(32)))"
+        )
     }
 
     /// Parses a presented key; `nil` unless it has exactly the issued shape.

@@ -51,10 +51,21 @@ extension AuthDatabase {
     /// The columns of `api_keys` every key query selects.
     private static let keyColumns = "id, account_id, environment, prefix, created_at, last_used_at, revoked_at"
 
-    func createAccount(name: String, rateLimitPerMinute: Int, firstKey: APIKey, signingSecret: String, now: UnixMilliseconds)
+    func createAccount(
+        name: String,
+        rateLimitPerMinute: Int,
+        firstKey: APIKey,
+        signingSecret: String,
+        now: UnixMilliseconds
+    )
         async throws -> (AccountRecord, APIKeyRecord)
     {
-        let account = AccountRecord(id: Credentials.identifier("acct"), name: name, rateLimitPerMinute: rateLimitPerMinute, createdAt: now)
+        let account = AccountRecord(
+            id: Credentials.identifier("acct"),
+            name: name,
+            rateLimitPerMinute: rateLimitPerMinute,
+            createdAt: now
+        )
         let key = try await pool.write { db in
             try db.execute(
                 sql: "INSERT INTO accounts (id, name, rate_limit_per_minute, created_at) VALUES (?, ?, ?, ?)",
@@ -76,13 +87,18 @@ extension AuthDatabase {
         }
     }
 
-    private static func insertKey(_ key: APIKey, accountID: String, now: UnixMilliseconds, _ db: Database) throws -> APIKeyRecord {
+    private static func insertKey(_ key: APIKey, accountID: String, now: UnixMilliseconds, _ db: Database) throws
+        -> APIKeyRecord
+    {
         let id = Credentials.identifier("key")
         try db.execute(
-            sql: "INSERT INTO api_keys (id, account_id, environment, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO api_keys (id, account_id, environment, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [id, accountID, key.environment.rawValue, key.hash, key.displayedPrefix, now]
         )
-        return APIKeyRecord(row: try Row.fetchOne(db, sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ?", arguments: [id])!)
+        return APIKeyRecord(
+            row: try Row.fetchOne(db, sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ?", arguments: [id])!
+        )
     }
 
     func listKeys(accountID: String) async throws -> [APIKeyRecord] {
@@ -186,7 +202,10 @@ extension AuthDatabase {
     func setRateLimit(accountID: String, perMinute: Int) async throws {
         try await pool.write { db in
             try Self.requireAccount(accountID, db)
-            try db.execute(sql: "UPDATE accounts SET rate_limit_per_minute = ? WHERE id = ?", arguments: [perMinute, accountID])
+            try db.execute(
+                sql: "UPDATE accounts SET rate_limit_per_minute = ? WHERE id = ?",
+                arguments: [perMinute, accountID]
+            )
         }
     }
 

@@ -30,7 +30,9 @@ struct AuthCommand: AsyncParsableCommand {
             throw ValidationError("--default-rate-limit must be between 0 and \(AuthService.maximumRateLimitPerMinute)")
         }
         guard (0...AuthService.maximumOverlapSeconds).contains(signingSecretOverlapSeconds) else {
-            throw ValidationError("--signing-secret-overlap-seconds must be between 0 and \(AuthService.maximumOverlapSeconds)")
+            throw ValidationError(
+                "--signing-secret-overlap-seconds must be between 0 and \(AuthService.maximumOverlapSeconds)"
+            )
         }
     }
 

@@ -22,13 +22,20 @@ struct AccountsCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func validate() throws {
-            guard ["live", "test"].contains(environment) else { throw ValidationError("--environment must be live or test") }
+            guard ["live", "test"].contains(environment) else {
+                throw ValidationError("--environment must be live or test")
+            }
         }
 
         func run() async throws {
             var request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)])
             try request.set("environment", enumName: environment)
-            let response = try await operatorCall(socket: options.authPath, "harepost.auth.v1.Auth/CreateAccount", request, timeout: options.timeout)
+            let response = try await operatorCall(
+                socket: options.authPath,
+                "harepost.auth.v1.Auth/CreateAccount",
+                request,
+                timeout: options.timeout
+            )
             output(response, json: options.json) {
                 """
                 account         \(response.string("id") ?? "")
@@ -55,8 +62,17 @@ struct AccountsCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func run() async throws {
-            let request = try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(Int32(clamping: perMinute))])
-            let response = try await operatorCall(socket: options.authPath, "harepost.auth.v1.Auth/SetRateLimit", request, account: account, timeout: options.timeout)
+            let request = try ProtoMessage(
+                "harepost.auth.v1.SetRateLimitRequest",
+                ["rate_limit_per_minute": .int32(Int32(clamping: perMinute))]
+            )
+            let response = try await operatorCall(
+                socket: options.authPath,
+                "harepost.auth.v1.Auth/SetRateLimit",
+                request,
+                account: account,
+                timeout: options.timeout
+            )
             output(response, json: options.json) {
                 let limit = response.int64("rate_limit_per_minute") ?? 0
                 return limit == 0 ? "rate limit off for \(account)" : "\(account): \(limit) requests per minute"
@@ -84,13 +100,21 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func validate() throws {
-            guard ["live", "test"].contains(environment) else { throw ValidationError("--environment must be live or test") }
+            guard ["live", "test"].contains(environment) else {
+                throw ValidationError("--environment must be live or test")
+            }
         }
 
         func run() async throws {
             var request = try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest")
             try request.set("environment", enumName: environment)
-            let response = try await operatorCall(socket: options.authPath, "harepost.auth.v1.Auth/CreateApiKey", request, account: account, timeout: options.timeout)
+            let response = try await operatorCall(
+                socket: options.authPath,
+                "harepost.auth.v1.Auth/CreateApiKey",
+                request,
+                account: account,
+                timeout: options.timeout
+            )
             output(response, json: options.json) {
                 "\(response.string("api_key") ?? "")   (key \(response.message("key")?.string("id") ?? ""); shown only now: store it)"
             }
@@ -140,7 +164,13 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             let request = try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)])
-            let response = try await operatorCall(socket: options.authPath, "harepost.auth.v1.Auth/RevokeApiKey", request, account: account, timeout: options.timeout)
+            let response = try await operatorCall(
+                socket: options.authPath,
+                "harepost.auth.v1.Auth/RevokeApiKey",
+                request,
+                account: account,
+                timeout: options.timeout
+            )
             output(response, json: options.json) { "revoked \(keyID)" }
         }
     }
@@ -191,7 +221,13 @@ struct SigningSecretCommand: AsyncParsableCommand {
                 "harepost.auth.v1.RotateSigningSecretRequest",
                 ["overlap_seconds": overlapSeconds.map(ProtoValue.int64)]
             )
-            let response = try await operatorCall(socket: options.authPath, "harepost.auth.v1.Auth/RotateSigningSecret", request, account: account, timeout: options.timeout)
+            let response = try await operatorCall(
+                socket: options.authPath,
+                "harepost.auth.v1.Auth/RotateSigningSecret",
+                request,
+                account: account,
+                timeout: options.timeout
+            )
             output(response, json: options.json) {
                 "\(response.string("signing_secret") ?? "")   (previous secret valid until \(timeText(response, "previous_valid_until")))"
             }
