@@ -163,7 +163,12 @@ public struct AuthService: Sendable {
         }
         let now = self.now
         if now - (lastUsedAt ?? 0) >= configuration.lastUsedResolutionMilliseconds {
-            try await database.recordUse(ofKey: principal.keyID, at: now)
+            // Bookkeeping: failing to record use must not fail the authentication.
+            do {
+                try await database.recordUse(ofKey: principal.keyID, at: now)
+            } catch {
+                context.logger.warning("cannot record API key use", metadata: ["key.id": "\(principal.keyID)", "error": "\(error)"])
+            }
         }
         var response = try ProtoMessage(
             "harepost.auth.v1.AuthenticateResponse",

@@ -141,7 +141,9 @@ extension AuthDatabase {
     /// Who a key belongs to, with when it was last used; `nil` for an unknown or revoked key.
     func principal(forKeyHash hash: Data) async throws -> (Principal, lastUsedAt: UnixMilliseconds?)? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: Self.authenticateSQL, arguments: [hash]) else { return nil }
+            // The hot path: a prepared statement cached per connection, not re-parsed per call.
+            let statement = try db.cachedStatement(sql: Self.authenticateSQL)
+            guard let row = try Row.fetchOne(statement, arguments: [hash]) else { return nil }
             let principal = Principal(
                 accountID: row["account_id"],
                 environment: Environment(rawValue: row["environment"]) ?? .live,
