@@ -167,7 +167,10 @@ public struct AuthService: Sendable {
             do {
                 try await database.recordUse(ofKey: principal.keyID, at: now)
             } catch {
-                context.logger.warning("cannot record API key use", metadata: ["key.id": "\(principal.keyID)", "error": "\(error)"])
+                context.logger.warning(
+                    "cannot record API key use",
+                    metadata: ["key.id": "\(principal.keyID)", "error": "\(error)"]
+                )
             }
         }
         var response = try ProtoMessage(
