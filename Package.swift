@@ -72,6 +72,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Which target addresses are internal (SSRF guard), shared by store and dispatcher.
+        .target(
+            name: "HarepostNetworkPolicy",
+            swiftSettings: swiftSettings
+        ),
+        // The store service: domains, deliveries, attempts, the due-work queue (SQLite).
+        .target(
+            name: "HarepostStore",
+            dependencies: [
+                "HarepostProto",
+                "HarepostJSON",
+                "HarepostRPC",
+                "HarepostNetworkPolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The public HTTP listener (Hummingbird 2).
         .target(
             name: "HarepostGateway",
@@ -91,6 +111,7 @@ let package = Package(
                 "HarepostJSON",
                 "HarepostGateway",
                 "HarepostAuth",
+                "HarepostStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

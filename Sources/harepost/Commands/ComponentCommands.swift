@@ -1,6 +1,7 @@
 import ArgumentParser
 import HarepostAuth
 import HarepostRPC
+import HarepostStore
 
 // The component processes. Each serves its RPC contract from proto/ on its own
 // Unix socket; methods whose service code has not landed yet answer UNIMPLEMENTED.
@@ -59,8 +60,25 @@ struct StoreCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ComponentOptions
 
+    @Option(help: "Directory for the component's database (store.sqlite).")
+    var dataDir: String = "data"
+
+    @Flag(help: "Accept http:// targets. Unsafe outside development.")
+    var allowHTTP = false
+
+    @Flag(help: "Accept targets that are or resolve to private, loopback or link-local addresses. Unsafe outside development.")
+    var allowPrivateTargets = false
+
+    @Flag(help: "Deliver to any domain without verification. Unsafe outside development.")
+    var trustAllDomains = false
+
     func run() async throws {
-        try await runComponent("store", router: RPCRouter(), options: options)
+        try DataDirectory.prepare(dataDir)
+        let service = try StoreService(
+            sqlitePath: "\(dataDir)/store.sqlite",
+            configuration: .init(allowHTTP: allowHTTP, allowPrivateTargets: allowPrivateTargets, trustAllDomains: trustAllDomains)
+        )
+        try await runComponent("store", router: try service.router(), options: options)
     }
 }
 

@@ -1,0 +1,33 @@
+/// Where the store keeps its data. The service talks only to this protocol, so
+/// another engine (PostgreSQL, for many stores sharing one database) can follow
+/// without touching the service code.
+///
+/// Every method is one transaction. Writes are durable when they return.
+protocol StorageEngine: Sendable {
+    // Domains
+    func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord
+    func domains(accountID: String) async throws -> [DomainRecord]
+    func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord
+
+    // Sends
+    /// Stores a delivery, or returns the existing one with the same idempotency
+    /// key on the account (`created` false).
+    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool)
+
+    // Lookups (scoped to the tenant; another tenant's id is `notFound`)
+    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord])
+    /// Newest first; `before` is an exclusive keyset position from a previous page.
+    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord]
+    func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
+        records: [AttemptRecord], total: Int64
+    )
+
+    // Queue
+    /// Leases up to `limit` due deliveries; each lease lasts its delivery's
+    /// timeout plus `leaseMarginMilliseconds`.
+    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery]
+    /// When the earliest delivery that is not leased becomes due (nil: none queued).
+    func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds?
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
+    func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// Milliseconds since the Unix epoch: how the store keeps every time.
+public typealias UnixMilliseconds = Int64
+
+extension Date {
+    var unixMilliseconds: UnixMilliseconds { UnixMilliseconds((timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// Whose data a call may see: an account and one of its environments.
+public struct Tenant: Sendable, Hashable {
+    public let accountID: String
+    public let environment: String
+
+    public init(accountID: String, environment: String) {
+        self.accountID = accountID
+        self.environment = environment
+    }
+}
+
+/// A delivery's retry policy, resolved (every value present, clamped).
+public struct DeliveryPolicy: Sendable, Equatable {
+    public var maxAttempts: Int64
+    public var backoff: String
+    public var baseDelayMilliseconds: Int64
+    public var maxDelayMilliseconds: Int64
+    public var jitter: String
+    public var timeoutMilliseconds: Int64
+    public var respectRetryAfter: Bool
+}
+
+/// A send, validated and ready to store.
+struct NewDelivery: Sendable {
+    let queueID: String
+    let tenant: Tenant
+    let target: String
+    let method: String
+    let headers: [String: String]
+    let body: [UInt8]
+    let metadataJSON: String?
+    let sign: Bool
+    let idempotencyKey: String?
+    let policy: DeliveryPolicy
+    let destinationOrigin: String
+    let destinationName: String
+    let connectionName: String
+    let createdAt: UnixMilliseconds
+}
+
+/// A stored delivery, as lookups and the queue see it.
+struct DeliveryRecord: Sendable {
+    let seq: Int64
+    let queueID: String
+    let tenant: Tenant
+    let target: String
+    let method: String
+    let headersJSON: String
+    let body: [UInt8]
+    let sign: Bool
+    let idempotencyKey: String?
+    let policy: DeliveryPolicy
+    let status: String
+    let attempts: Int64
+    let lastStatus: Int64?
+    let createdAt: UnixMilliseconds
+    let updatedAt: UnixMilliseconds
+    let nextTrigger: String
+}
+
+/// One attempt as stored.
+struct AttemptRecord: Sendable {
+    let id: String
+    let queueID: String
+    let tenant: Tenant
+    let connectionID: String
+    let destinationID: String
+    let connectionName: String
+    let destinationName: String
+    let attemptNumber: Int64
+    let triggerType: String
+    let outcome: String
+    let httpStatus: Int64?
+    let durationMilliseconds: Int64?
+    let error: String?
+    let requestURL: String
+    let requestMethod: String
+    let requestHeadersJSON: String?
+    let requestBodySize: Int64
+    let responseHeadersJSON: String?
+    let responseBody: String?
+    let createdAt: UnixMilliseconds
+    let nextRetryAt: UnixMilliseconds?
+    let isDLQ: Bool
+    let dlqAt: UnixMilliseconds?
+}
+
+/// A delivery leased to a dispatcher.
+struct LeasedDelivery: Sendable {
+    let delivery: DeliveryRecord
+    let leaseID: String
+    let leaseExpiresAt: UnixMilliseconds
+}
+
+/// What a dispatcher reports for one attempt.
+struct AttemptReport: Sendable {
+    let outcome: String
+    let httpStatus: Int64?
+    let durationMilliseconds: Int64?
+    let error: String?
+    let requestURL: String
+    let requestMethod: String
+    let requestHeadersJSON: String?
+    let requestBodySize: Int64
+    let responseHeadersJSON: String?
+    let responseBody: String?
+    let newStatus: String
+    let nextAttemptAt: UnixMilliseconds?
+}
+
+struct DomainRecord: Sendable {
+    let domain: String
+    let token: String
+    let status: String
+    let createdAt: UnixMilliseconds
+    let verifiedAt: UnixMilliseconds?
+}
+
+struct AttemptFilter: Sendable {
+    var eventID: String?
+    var connectionID: String?
+    var destinationID: String?
+    var outcome: String?
+    var isDLQ: Bool?
+}
+
+enum StorageError: Error, Equatable {
+    case notFound
+    /// The lease is not (or no longer) held by the caller.
+    case leaseNotHeld
+    /// The delivery is not in a state that allows the change.
+    case invalidState(String)
+}

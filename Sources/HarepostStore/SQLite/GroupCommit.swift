@@ -1,0 +1,90 @@
+import GRDB
+import NIOConcurrencyHelpers
+
+/// Commits many concurrent writes in one SQLite transaction, so they share one
+/// sync to disk.
+///
+/// The first caller that finds no commit under way becomes the committer: on
+/// GRDB's writer queue it takes every pending job, runs each in its own
+/// savepoint (a failing job rolls back alone), commits once, answers all of
+/// them, and repeats while jobs arrived meanwhile. Callers are answered only
+/// after the commit that holds their change is durable.
+final class GroupCommit: Sendable {
+    private struct Job {
+        let run: @Sendable (Database) throws -> Void
+        let finish: @Sendable (Result<Void, any Error>) -> Void
+    }
+
+    private struct State {
+        var pending: [Job] = []
+        var committing = false
+    }
+
+    private let pool: DatabasePool
+    private let state = NIOLockedValueBox(State())
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let box = ResultBox<T>()
+            let job = Job(
+                run: { db in box.value = try body(db) },
+                finish: { result in
+                    switch result {
+                    case .success: continuation.resume(returning: box.value!)
+                    case .failure(let error): continuation.resume(throwing: error)
+                    }
+                }
+            )
+            let becomeCommitter = state.withLockedValue { state in
+                state.pending.append(job)
+                if state.committing { return false }
+                state.committing = true
+                return true
+            }
+            if becomeCommitter {
+                pool.asyncWriteWithoutTransaction { db in self.commitPending(db) }
+            }
+        }
+    }
+
+    private func commitPending(_ db: Database) {
+        while true {
+            let batch = state.withLockedValue { state -> [Job] in
+                defer { state.pending = [] }
+                if state.pending.isEmpty { state.committing = false }
+                return state.pending
+            }
+            if batch.isEmpty { return }
+            var outcomes = [Result<Void, any Error>](repeating: .success(()), count: batch.count)
+            do {
+                try db.inTransaction {
+                    for (index, job) in batch.enumerated() {
+                        try db.inSavepoint {
+                            do {
+                                try job.run(db)
+                                return .commit
+                            } catch {
+                                outcomes[index] = .failure(error)
+                                return .rollback
+                            }
+                        }
+                    }
+                    return .commit
+                }
+            } catch {
+                outcomes = Array(repeating: .failure(error), count: batch.count)
+            }
+            for (job, outcome) in zip(batch, outcomes) { job.finish(outcome) }
+        }
+    }
+}
+
+/// Carries a job's value from the writer queue to its caller; written once before
+/// the commit, read once after it.
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+}

@@ -1,0 +1,373 @@
+import Foundation
+import GRDB
+
+extension SQLiteEngine {
+    // MARK: Domains
+
+    func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord {
+        try await commits.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO domains (account_id, domain, token, status, created_at) VALUES (?, ?, ?, 'pending', ?)
+                    ON CONFLICT (account_id, domain) DO NOTHING
+                    """,
+                arguments: [accountID, domain, token, now]
+            )
+            return try Self.domain(accountID: accountID, domain: domain, db)!
+        }
+    }
+
+    func domains(accountID: String) async throws -> [DomainRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM domains WHERE account_id = ? ORDER BY domain", arguments: [accountID])
+                .map(Self.domainRecord)
+        }
+    }
+
+    func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord {
+        try await commits.write { db in
+            try db.execute(
+                sql: "UPDATE domains SET status = 'verified', verified_at = ? WHERE account_id = ? AND domain = ? AND status = 'pending'",
+                arguments: [now, accountID, domain]
+            )
+            guard let record = try Self.domain(accountID: accountID, domain: domain, db) else { throw StorageError.notFound }
+            return record
+        }
+    }
+
+    private static func domain(accountID: String, domain: String, _ db: Database) throws -> DomainRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM domains WHERE account_id = ? AND domain = ?", arguments: [accountID, domain])
+            .map(domainRecord)
+    }
+
+    private static func domainRecord(_ row: Row) -> DomainRecord {
+        DomainRecord(domain: row["domain"], token: row["token"], status: row["status"], createdAt: row["created_at"], verifiedAt: row["verified_at"])
+    }
+
+    // MARK: Sends
+
+    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
+        try await commits.write { db in
+            if let key = delivery.idempotencyKey,
+                let existing = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?",
+                    arguments: [delivery.tenant.accountID, key]
+                )
+            {
+                return (Self.deliveryRecord(existing), false)
+            }
+            let tenant = delivery.tenant
+            let destinationID = try Self.upsert(
+                table: "destinations",
+                key: "origin",
+                value: delivery.destinationOrigin,
+                extra: ("name", delivery.destinationName),
+                prefix: "dest",
+                tenant: tenant,
+                now: delivery.createdAt,
+                db
+            )
+            let connectionID = try Self.upsert(
+                table: "connections",
+                key: "destination_id",
+                value: destinationID,
+                extra: ("name", delivery.connectionName),
+                prefix: "conn",
+                tenant: tenant,
+                now: delivery.createdAt,
+                db
+            )
+            let headers = String(decoding: try JSONSerialization.data(withJSONObject: delivery.headers, options: [.sortedKeys]), as: UTF8.self)
+            let policy = delivery.policy
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (
+                        id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
+                        max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
+                        connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial')
+                    """,
+                arguments: [
+                    delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
+                    Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
+                    policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
+                    policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, connectionID, destinationID,
+                    delivery.createdAt, delivery.createdAt, delivery.createdAt,
+                ]
+            )
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [delivery.queueID])!
+            return (Self.deliveryRecord(row), true)
+        }
+    }
+
+    /// The id of the tenant's row in `table` whose `key` is `value`, created when missing.
+    private static func upsert(
+        table: String,
+        key: String,
+        value: String,
+        extra: (column: String, value: String),
+        prefix: String,
+        tenant: Tenant,
+        now: UnixMilliseconds,
+        _ db: Database
+    ) throws -> String {
+        let lookup = "SELECT id FROM \(table) WHERE account_id = ? AND environment = ? AND \(key) = ?"
+        if let id = try String.fetchOne(db, sql: lookup, arguments: [tenant.accountID, tenant.environment, value]) {
+            return id
+        }
+        let id = StoreIdentifiers.make(prefix)
+        try db.execute(
+            sql: "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [id, tenant.accountID, tenant.environment, value, extra.value, now]
+        )
+        return id
+    }
+
+    // MARK: Lookups
+
+    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
+                    arguments: [queueID, tenant.accountID, tenant.environment]
+                )
+            else { throw StorageError.notFound }
+            let attempts = try Row.fetchAll(
+                db,
+                sql: Self.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number",
+                arguments: [row["seq"] as Int64]
+            ).map(Self.attemptRecord)
+            return (Self.deliveryRecord(row), attempts)
+        }
+    }
+
+    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM deliveries WHERE account_id = ? AND environment = ?"
+            var arguments: StatementArguments = [tenant.accountID, tenant.environment]
+            if let status {
+                sql += " AND status = ?"
+                arguments += [status]
+            }
+            if let before {
+                sql += " AND seq < ?"
+                arguments += [before]
+            }
+            sql += " ORDER BY seq DESC LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.deliveryRecord)
+        }
+    }
+
+    func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (records: [AttemptRecord], total: Int64) {
+        try await pool.read { db in
+            var conditions = ["a.account_id = ?", "a.environment = ?"]
+            var arguments: StatementArguments = [tenant.accountID, tenant.environment]
+            if let eventID = filter.eventID {
+                conditions.append("d.id = ?")
+                arguments += [eventID]
+            }
+            if let connectionID = filter.connectionID {
+                conditions.append("d.connection_id = ?")
+                arguments += [connectionID]
+            }
+            if let destinationID = filter.destinationID {
+                conditions.append("d.destination_id = ?")
+                arguments += [destinationID]
+            }
+            if let outcome = filter.outcome {
+                conditions.append("a.outcome = ?")
+                arguments += [outcome]
+            }
+            if let isDLQ = filter.isDLQ {
+                conditions.append("a.is_dlq = ?")
+                arguments += [isDLQ]
+            }
+            let whereClause = " WHERE " + conditions.joined(separator: " AND ")
+            let total = try Int64.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq" + whereClause,
+                arguments: arguments
+            ) ?? 0
+            let records = try Row.fetchAll(
+                db,
+                sql: Self.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?",
+                arguments: arguments + [limit, offset]
+            ).map(Self.attemptRecord)
+            return (records, total)
+        }
+    }
+
+    static let attemptSelect = """
+        SELECT a.*, d.id AS queue_id, d.connection_id, d.destination_id, c.name AS connection_name, t.name AS destination_name
+        FROM attempts a
+        JOIN deliveries d ON d.seq = a.delivery_seq
+        JOIN connections c ON c.id = d.connection_id
+        JOIN destinations t ON t.id = d.destination_id
+        """
+
+    // MARK: Queue
+
+    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery] {
+        try await commits.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM deliveries
+                    WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+                      AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                    ORDER BY next_attempt_at LIMIT ?
+                    """,
+                arguments: [now, now, limit]
+            )
+            return try rows.map { row in
+                let record = Self.deliveryRecord(row)
+                let leaseID = StoreIdentifiers.make("lease")
+                let expiresAt = now + record.policy.timeoutMilliseconds + leaseMarginMilliseconds
+                try db.execute(
+                    sql: "UPDATE deliveries SET lease_id = ?, lease_expires_at = ? WHERE seq = ?",
+                    arguments: [leaseID, expiresAt, record.seq]
+                )
+                return LeasedDelivery(delivery: record, leaseID: leaseID, leaseExpiresAt: expiresAt)
+            }
+        }
+    }
+
+    func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds? {
+        try await pool.read { db in
+            try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) FROM deliveries
+                    WHERE next_attempt_at IS NOT NULL
+                    """
+            )
+        }
+    }
+
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String {
+        try await commits.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [queueID]) else {
+                throw StorageError.notFound
+            }
+            guard row["lease_id"] as String? == leaseID, (row["lease_expires_at"] as Int64? ?? 0) > now else {
+                throw StorageError.leaseNotHeld
+            }
+            let delivery = Self.deliveryRecord(row)
+            let terminal = report.newStatus != "retrying"
+            let deadLettered = report.newStatus == "dead_letter" || report.newStatus == "rejected"
+            try db.execute(
+                sql: """
+                    INSERT INTO attempts (
+                        id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
+                        duration_ms, error, request_url, request_method, request_headers, request_body_size,
+                        response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    StoreIdentifiers.make("att"), delivery.seq, delivery.tenant.accountID, delivery.tenant.environment,
+                    delivery.attempts + 1, delivery.nextTrigger, report.outcome, report.httpStatus,
+                    report.durationMilliseconds, report.error, report.requestURL, report.requestMethod,
+                    report.requestHeadersJSON, report.requestBodySize, report.responseHeadersJSON, report.responseBody,
+                    now, terminal ? nil : report.nextAttemptAt, deadLettered, deadLettered ? now : nil,
+                ]
+            )
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = ?, attempts = attempts + 1, last_status = ?, updated_at = ?,
+                        next_attempt_at = ?, next_trigger = 'retry', lease_id = NULL, lease_expires_at = NULL
+                    WHERE seq = ?
+                    """,
+                arguments: [report.newStatus, report.httpStatus, now, terminal ? nil : report.nextAttemptAt, delivery.seq]
+            )
+            return report.newStatus
+        }
+    }
+
+    func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {
+        try await commits.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
+                    arguments: [queueID, tenant.accountID, tenant.environment]
+                )
+            else { throw StorageError.notFound }
+            let status: String = row["status"]
+            guard status == "dead_letter" || status == "rejected" else {
+                throw StorageError.invalidState("only a rejected or dead_letter delivery can be retried; this one is \(status)")
+            }
+            try db.execute(
+                sql: """
+                    UPDATE deliveries SET status = 'retrying', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?,
+                        max_attempts = max(max_attempts, attempts + 1)
+                    WHERE seq = ?
+                    """,
+                arguments: [now, now, row["seq"] as Int64]
+            )
+            return Self.deliveryRecord(try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE seq = ?", arguments: [row["seq"] as Int64])!)
+        }
+    }
+
+    // MARK: Rows
+
+    static func deliveryRecord(_ row: Row) -> DeliveryRecord {
+        DeliveryRecord(
+            seq: row["seq"],
+            queueID: row["id"],
+            tenant: Tenant(accountID: row["account_id"], environment: row["environment"]),
+            target: row["target"],
+            method: row["method"],
+            headersJSON: row["headers"],
+            body: [UInt8](row["body"] as Data),
+            sign: row["sign"],
+            idempotencyKey: row["idempotency_key"],
+            policy: DeliveryPolicy(
+                maxAttempts: row["max_attempts"],
+                backoff: row["backoff"],
+                baseDelayMilliseconds: row["base_delay_ms"],
+                maxDelayMilliseconds: row["max_delay_ms"],
+                jitter: row["jitter"],
+                timeoutMilliseconds: row["timeout_ms"],
+                respectRetryAfter: row["respect_retry_after"]
+            ),
+            status: row["status"],
+            attempts: row["attempts"],
+            lastStatus: row["last_status"],
+            createdAt: row["created_at"],
+            updatedAt: row["updated_at"],
+            nextTrigger: row["next_trigger"]
+        )
+    }
+
+    static func attemptRecord(_ row: Row) -> AttemptRecord {
+        AttemptRecord(
+            id: row["id"],
+            queueID: row["queue_id"],
+            tenant: Tenant(accountID: row["account_id"], environment: row["environment"]),
+            connectionID: row["connection_id"],
+            destinationID: row["destination_id"],
+            connectionName: row["connection_name"],
+            destinationName: row["destination_name"],
+            attemptNumber: row["attempt_number"],
+            triggerType: row["trigger_type"],
+            outcome: row["outcome"],
+            httpStatus: row["http_status"],
+            durationMilliseconds: row["duration_ms"],
+            error: row["error"],
+            requestURL: row["request_url"],
+            requestMethod: row["request_method"],
+            requestHeadersJSON: row["request_headers"],
+            requestBodySize: row["request_body_size"],
+            responseHeadersJSON: row["response_headers"],
+            responseBody: row["response_body"],
+            createdAt: row["created_at"],
+            nextRetryAt: row["next_retry_at"],
+            isDLQ: row["is_dlq"],
+            dlqAt: row["dlq_at"]
+        )
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+
+/// Turns a `SendRequest` into a delivery to store, or a precise INVALID_ARGUMENT.
+struct SendValidation {
+    static let allowedMethods = ["POST", "PUT", "PATCH", "DELETE", "GET"]
+    static let maximumBodyBytes = 1 << 20
+    static let maximumTargetLength = 2048
+    static let maximumIdempotencyKeyLength = 255
+    /// Hop-by-hop headers and ones carrying credentials or set by the transport;
+    /// the client's others are forwarded as given.
+    static let strippedHeaders: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "host", "content-length", "expect",
+        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+    ]
+
+    /// The documented ranges; out-of-range values are clamped, never rejected.
+    static func resolvePolicy(_ message: ProtoMessage?) -> DeliveryPolicy {
+        func clamped(_ name: String, _ fallback: Int64, _ range: ClosedRange<Int64>) -> Int64 {
+            min(max(message?.int64(name) ?? fallback, range.lowerBound), range.upperBound)
+        }
+        let base = clamped("base_delay_ms", 1000, 100...60_000)
+        return DeliveryPolicy(
+            maxAttempts: clamped("max_attempts", 5, 1...25),
+            backoff: message?.enumName("backoff") ?? "exponential",
+            baseDelayMilliseconds: base,
+            maxDelayMilliseconds: clamped("max_delay_ms", 3_600_000, 1000...43_200_000),
+            jitter: message?.enumName("jitter") ?? "full",
+            timeoutMilliseconds: clamped("timeout_ms", 10_000, 1000...30_000),
+            respectRetryAfter: message?.bool("respect_retry_after") ?? true
+        )
+    }
+
+    struct Target {
+        let url: String
+        let host: String
+        let origin: String
+    }
+
+    static func target(_ text: String, allowHTTP: Bool) throws(RPCError) -> Target {
+        guard !text.isEmpty else { throw .invalidArgument("target is required") }
+        guard text.utf8.count <= maximumTargetLength else {
+            throw .invalidArgument("target must be at most \(maximumTargetLength) characters")
+        }
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            let host = components.host?.lowercased(), !host.isEmpty
+        else { throw .invalidArgument("target must be an absolute URL such as https://your-app.com/webhook") }
+        guard scheme == "https" || (scheme == "http" && allowHTTP) else {
+            throw .invalidArgument(allowHTTP ? "target must use https or http" : "target must use https")
+        }
+        guard components.user == nil, components.password == nil else {
+            throw .invalidArgument("target must not carry credentials")
+        }
+        let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        let port = components.port.map { ":\($0)" } ?? ""
+        return Target(url: text, host: bareHost, origin: "\(scheme)://\(host)\(port)")
+    }
+
+    static func method(_ message: ProtoMessage) throws(RPCError) -> String {
+        guard message.has("method") else { return "POST" }
+        let method = (message.string("method") ?? "").uppercased()
+        guard allowedMethods.contains(method) else {
+            throw .invalidArgument("method must be one of \(allowedMethods.joined(separator: ", "))")
+        }
+        return method
+    }
+
+    /// The headers to forward and the body bytes: a string body is sent as-is;
+    /// any other JSON value is JSON-encoded with `Content-Type: application/json`
+    /// unless the client named a content type. GET sends no body.
+    static func headersAndBody(_ message: ProtoMessage, method: String) throws(RPCError) -> ([String: String], [UInt8]) {
+        var headers: [String: String] = [:]
+        for (name, value) in message.stringMap("headers") {
+            let lower = name.lowercased()
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+                throw .invalidArgument("headers: \"\(name)\" is not a valid header name")
+            }
+            guard !value.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) else {
+                throw .invalidArgument("headers.\(name): value must not contain line breaks")
+            }
+            if strippedHeaders.contains(lower) || lower.hasPrefix("proxy-") { continue }
+            headers[name] = value
+        }
+        guard method != "GET", let body = message.message("body") else { return (headers, []) }
+        let bytes: [UInt8]
+        if body.has("string_value") {
+            bytes = Array((body.string("string_value") ?? "").utf8)
+        } else {
+            bytes = ProtoJSON.encodeBytes(body)
+            if !headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
+                headers["Content-Type"] = "application/json"
+            }
+        }
+        guard bytes.count <= maximumBodyBytes else {
+            throw .invalidArgument("body must be at most \(maximumBodyBytes) bytes")
+        }
+        return (headers, bytes)
+    }
+
+    static func idempotencyKey(_ message: ProtoMessage) throws(RPCError) -> String? {
+        guard message.has("idempotency_key"), let key = message.string("idempotency_key") else { return nil }
+        guard !key.isEmpty, key.utf8.count <= maximumIdempotencyKeyLength else {
+            throw .invalidArgument("idempotency_key must be 1 to \(maximumIdempotencyKeyLength) characters")
+        }
+        return key
+    }
+}

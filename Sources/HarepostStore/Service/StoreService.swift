@@ -1,0 +1,202 @@
+import Foundation
+import HarepostJSON
+import HarepostNetworkPolicy
+import HarepostProto
+public import HarepostRPC
+import Logging
+import NIOPosix
+
+/// The `harepost.store.v1.Store` service: the source of truth for every delivery.
+public struct StoreService: Sendable {
+    public struct Configuration: Sendable {
+        /// Accept `http://` targets (development only).
+        public var allowHTTP: Bool
+        /// Accept targets that are or resolve to internal addresses (development only).
+        public var allowPrivateTargets: Bool
+        /// Deliver to any domain, verified or not.
+        public var trustAllDomains: Bool
+        /// Added to a delivery's timeout to make its lease.
+        public var leaseMarginMilliseconds: Int64
+        /// The longest a ClaimDue long poll waits.
+        public var maximumClaimWait: Duration
+
+        public init(allowHTTP: Bool = false, allowPrivateTargets: Bool = false, trustAllDomains: Bool = false, leaseMarginMilliseconds: Int64 = 30_000, maximumClaimWait: Duration = .seconds(30)) {
+            self.allowHTTP = allowHTTP
+            self.allowPrivateTargets = allowPrivateTargets
+            self.trustAllDomains = trustAllDomains
+            self.leaseMarginMilliseconds = leaseMarginMilliseconds
+            self.maximumClaimWait = maximumClaimWait
+        }
+    }
+
+    let engine: any StorageEngine
+    let configuration: Configuration
+    let due = DueSignal()
+
+    /// A store on the embedded SQLite engine at `path`.
+    public init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
+        self.engine = try SQLiteEngine(path: path)
+        self.configuration = configuration
+    }
+
+    public func router() throws -> RPCRouter {
+        var router = RPCRouter()
+        let methods: [(String, @Sendable (StoreService, ProtoMessage, RPCContext) async throws -> ProtoMessage)] = [
+            ("AddDomain", { try await $0.addDomain($1, $2) }),
+            ("ListDomains", { try await $0.listDomains($1, $2) }),
+            ("Send", { try await $0.send($1, $2) }),
+            ("GetDelivery", { try await $0.getDelivery($1, $2) }),
+            ("ListDeliveries", { try await $0.listDeliveries($1, $2) }),
+            ("RetryDelivery", { try await $0.retryDelivery($1, $2) }),
+            ("ListDeliveryAttempts", { try await $0.listDeliveryAttempts($1, $2) }),
+            ("ClaimDue", { try await $0.claimDue($1, $2) }),
+            ("RecordAttempt", { try await $0.recordAttempt($1, $2) }),
+        ]
+        for (name, method) in methods {
+            try router.register("harepost.store.v1.Store/\(name)") { request, context in
+                do {
+                    return try await method(self, request, context)
+                } catch StorageError.invalidState(let reason) {
+                    throw RPCError.failedPrecondition(reason)
+                } catch StorageError.leaseNotHeld {
+                    throw RPCError.failedPrecondition("the lease on this delivery is not held (expired or taken over)")
+                }
+            }
+        }
+        return router
+    }
+
+    var now: UnixMilliseconds { Date().unixMilliseconds }
+
+    /// The caller's account and environment, from call metadata.
+    func tenant(_ context: RPCContext) throws(RPCError) -> Tenant {
+        let account = try context.requireAccountID()
+        let environment = context.metadata[RPCMetadataKey.environment] ?? "live"
+        guard environment == "live" || environment == "test" else {
+            throw .invalidArgument("environment must be live or test")
+        }
+        return Tenant(accountID: account, environment: environment)
+    }
+
+    // MARK: Domains
+
+    func addDomain(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+        let account = try context.requireAccountID()
+        let domain = try Self.domainName(request.string("domain") ?? "")
+        let record = try await engine.addDomain(accountID: account, domain: domain, token: StoreIdentifiers.make("hv"), now: now)
+        var response = try ProtoMessage("harepost.store.v1.AddDomainResponse", ["domain": .string(record.domain)])
+        try response.set("status", enumName: record.status)
+        try response.set(
+            "record",
+            .message(
+                try ProtoMessage(
+                    "harepost.store.v1.DnsRecord",
+                    [
+                        "type": .string("TXT"), "name": .string("_harepost-challenge.\(record.domain)"),
+                        "value": .string("harepost-verify=\(record.token)"),
+                    ]
+                )
+            )
+        )
+        return response
+    }
+
+    func listDomains(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+        let records = try await engine.domains(accountID: try context.requireAccountID())
+        var response = try ProtoMessage("harepost.store.v1.ListDomainsResponse")
+        try response.set(
+            "data",
+            values: try records.map { record in
+                var domain = try ProtoMessage(
+                    "harepost.store.v1.Domain",
+                    [
+                        "domain": .string(record.domain), "created_at": .timestamp(unixMilliseconds: record.createdAt),
+                        "verified_at": record.verifiedAt.map { .timestamp(unixMilliseconds: $0) },
+                    ]
+                )
+                try domain.set("status", enumName: record.status)
+                return .message(domain)
+            }
+        )
+        return response
+    }
+
+    /// A lower-case DNS name with at least two labels, or INVALID_ARGUMENT.
+    static func domainName(_ text: String) throws(RPCError) -> String {
+        let domain = text.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, domain.utf8.count <= 253,
+            labels.allSatisfy({ label in
+                (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                    && label.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
+            })
+        else { throw .invalidArgument("domain must be a DNS name such as your-app.com") }
+        return domain
+    }
+
+    // MARK: Send
+
+    func send(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+        let tenant = try tenant(context)
+        let target = try SendValidation.target(request.string("target") ?? "", allowHTTP: configuration.allowHTTP)
+        let method = try SendValidation.method(request)
+        let (headers, body) = try SendValidation.headersAndBody(request, method: method)
+        let idempotencyKey = try SendValidation.idempotencyKey(request)
+        try await checkTargetAddress(target)
+        try await checkDomainVerified(target, accountID: tenant.accountID)
+        let metadataJSON = request.message("metadata").map { String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self) }
+        let delivery = NewDelivery(
+            queueID: StoreIdentifiers.make("hr"),
+            tenant: tenant,
+            target: target.url,
+            method: method,
+            headers: headers,
+            body: body,
+            metadataJSON: metadataJSON,
+            sign: request.bool("sign") ?? false,
+            idempotencyKey: idempotencyKey,
+            policy: SendValidation.resolvePolicy(request.message("delivery")),
+            destinationOrigin: target.origin,
+            destinationName: target.origin,
+            connectionName: target.host,
+            createdAt: now
+        )
+        let (record, created) = try await engine.insert(delivery)
+        if created {
+            due.notify()
+            context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+        }
+        var response = try ProtoMessage(
+            "harepost.store.v1.SendResponse",
+            [
+                "queue_id": .string(record.queueID), "created_at": .timestamp(unixMilliseconds: record.createdAt),
+                "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
+            ]
+        )
+        try response.set("status", enumName: record.status)
+        return response
+    }
+
+    /// Refuses targets that are, or resolve to, internal addresses.
+    private func checkTargetAddress(_ target: SendValidation.Target) async throws {
+        guard !configuration.allowPrivateTargets else { return }
+        let host = target.host
+        let addresses = try await NIOThreadPool.singleton.runIfActive { TargetAddressPolicy.resolve(host) }
+        guard let addresses, !addresses.isEmpty else {
+            throw RPCError.invalidArgument("target host \(host) does not resolve")
+        }
+        if let blocked = addresses.first(where: TargetAddressPolicy.isInternal) {
+            throw RPCError.invalidArgument("target resolves to a private, loopback or link-local address (\(blocked))")
+        }
+    }
+
+    /// A target's host must be a verified domain of the account or under one.
+    private func checkDomainVerified(_ target: SendValidation.Target, accountID: String) async throws {
+        guard !configuration.trustAllDomains else { return }
+        let verified = try await engine.domains(accountID: accountID).filter { $0.status == "verified" }.map(\.domain)
+        let host = target.host
+        guard verified.contains(where: { host == $0 || host.hasSuffix("." + $0) }) else {
+            throw RPCError.permissionDenied("the target's domain \(host) is not verified: add it with POST /v1/domains and verify it")
+        }
+    }
+}
