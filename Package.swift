@@ -141,6 +141,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "HarepostStoreTests",
+            dependencies: [
+                "HarepostStore",
+                "HarepostRPC",
+                "HarepostProto",
+                "HarepostJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Starts real `harepost` processes.
         .testTarget(
             name: "HarepostEndToEndTests",

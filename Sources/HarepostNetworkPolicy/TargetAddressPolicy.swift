@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which addresses webhooks may be delivered to.
@@ -46,7 +46,9 @@ public enum TargetAddressPolicy {
         precondition(bytes.count == 16)
         if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
             // ::ffff:a.b.c.d, IPv4-mapped
-            return isInternal(ipv4: UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15]))
+            return isInternal(
+                ipv4: UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15])
+            )
         }
         if bytes[0..<12].allSatisfy({ $0 == 0 }) {
             // ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d
@@ -54,7 +56,9 @@ public enum TargetAddressPolicy {
         }
         if bytes[0] == 0x64 && bytes[1] == 0xff && bytes[2] == 0x9b && bytes[3...11].allSatisfy({ $0 == 0 }) {
             // 64:ff9b::/96 NAT64 of an IPv4 address
-            return isInternal(ipv4: UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15]))
+            return isInternal(
+                ipv4: UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15])
+            )
         }
         return bytes[0] & 0xfe == 0xfc  // fc00::/7 unique local
             || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80)  // fe80::/10 link-local
@@ -74,7 +78,15 @@ public enum TargetAddressPolicy {
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let entry = cursor {
             var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+            if getnameinfo(
+                entry.pointee.ai_addr,
+                entry.pointee.ai_addrlen,
+                &buffer,
+                socklen_t(buffer.count),
+                nil,
+                0,
+                NI_NUMERICHOST
+            ) == 0 {
                 let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if !addresses.contains(text) { addresses.append(text) }
             }

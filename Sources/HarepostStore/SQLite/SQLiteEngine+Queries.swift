@@ -4,7 +4,8 @@ import GRDB
 extension SQLiteEngine {
     // MARK: Domains
 
-    func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord {
+    func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord
+    {
         try await commits.write { db in
             try db.execute(
                 sql: """
@@ -19,29 +20,46 @@ extension SQLiteEngine {
 
     func domains(accountID: String) async throws -> [DomainRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM domains WHERE account_id = ? ORDER BY domain", arguments: [accountID])
-                .map(Self.domainRecord)
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM domains WHERE account_id = ? ORDER BY domain",
+                arguments: [accountID]
+            )
+            .map(Self.domainRecord)
         }
     }
 
     func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord {
         try await commits.write { db in
             try db.execute(
-                sql: "UPDATE domains SET status = 'verified', verified_at = ? WHERE account_id = ? AND domain = ? AND status = 'pending'",
+                sql:
+                    "UPDATE domains SET status = 'verified', verified_at = ? WHERE account_id = ? AND domain = ? AND status = 'pending'",
                 arguments: [now, accountID, domain]
             )
-            guard let record = try Self.domain(accountID: accountID, domain: domain, db) else { throw StorageError.notFound }
+            guard let record = try Self.domain(accountID: accountID, domain: domain, db) else {
+                throw StorageError.notFound
+            }
             return record
         }
     }
 
     private static func domain(accountID: String, domain: String, _ db: Database) throws -> DomainRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM domains WHERE account_id = ? AND domain = ?", arguments: [accountID, domain])
-            .map(domainRecord)
+        try Row.fetchOne(
+            db,
+            sql: "SELECT * FROM domains WHERE account_id = ? AND domain = ?",
+            arguments: [accountID, domain]
+        )
+        .map(domainRecord)
     }
 
     private static func domainRecord(_ row: Row) -> DomainRecord {
-        DomainRecord(domain: row["domain"], token: row["token"], status: row["status"], createdAt: row["created_at"], verifiedAt: row["verified_at"])
+        DomainRecord(
+            domain: row["domain"],
+            token: row["token"],
+            status: row["status"],
+            createdAt: row["created_at"],
+            verifiedAt: row["verified_at"]
+        )
     }
 
     // MARK: Sends
@@ -78,7 +96,7 @@ extension SQLiteEngine {
                 now: delivery.createdAt,
                 db
             )
-            let headers = String(decoding: try JSONSerialization.data(withJSONObject: delivery.headers, options: [.sortedKeys]), as: UTF8.self)
+            let headers = HeaderJSON.encode(delivery.headers)
             let policy = delivery.policy
             try db.execute(
                 sql: """
@@ -118,7 +136,8 @@ extension SQLiteEngine {
         }
         let id = StoreIdentifiers.make(prefix)
         try db.execute(
-            sql: "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [id, tenant.accountID, tenant.environment, value, extra.value, now]
         )
         return id
@@ -162,7 +181,9 @@ extension SQLiteEngine {
         }
     }
 
-    func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (records: [AttemptRecord], total: Int64) {
+    func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
+        records: [AttemptRecord], total: Int64
+    ) {
         try await pool.read { db in
             var conditions = ["a.account_id = ?", "a.environment = ?"]
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
@@ -187,11 +208,12 @@ extension SQLiteEngine {
                 arguments += [isDLQ]
             }
             let whereClause = " WHERE " + conditions.joined(separator: " AND ")
-            let total = try Int64.fetchOne(
-                db,
-                sql: "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq" + whereClause,
-                arguments: arguments
-            ) ?? 0
+            let total =
+                try Int64.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq" + whereClause,
+                    arguments: arguments
+                ) ?? 0
             let records = try Row.fetchAll(
                 db,
                 sql: Self.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?",
@@ -248,9 +270,11 @@ extension SQLiteEngine {
         }
     }
 
-    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String {
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
+    {
         try await commits.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [queueID]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [queueID])
+            else {
                 throw StorageError.notFound
             }
             guard row["lease_id"] as String? == leaseID, (row["lease_expires_at"] as Int64? ?? 0) > now else {
@@ -281,7 +305,9 @@ extension SQLiteEngine {
                         next_attempt_at = ?, next_trigger = 'retry', lease_id = NULL, lease_expires_at = NULL
                     WHERE seq = ?
                     """,
-                arguments: [report.newStatus, report.httpStatus, now, terminal ? nil : report.nextAttemptAt, delivery.seq]
+                arguments: [
+                    report.newStatus, report.httpStatus, now, terminal ? nil : report.nextAttemptAt, delivery.seq,
+                ]
             )
             return report.newStatus
         }
@@ -298,7 +324,9 @@ extension SQLiteEngine {
             else { throw StorageError.notFound }
             let status: String = row["status"]
             guard status == "dead_letter" || status == "rejected" else {
-                throw StorageError.invalidState("only a rejected or dead_letter delivery can be retried; this one is \(status)")
+                throw StorageError.invalidState(
+                    "only a rejected or dead_letter delivery can be retried; this one is \(status)"
+                )
             }
             try db.execute(
                 sql: """
@@ -308,7 +336,9 @@ extension SQLiteEngine {
                     """,
                 arguments: [now, now, row["seq"] as Int64]
             )
-            return Self.deliveryRecord(try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE seq = ?", arguments: [row["seq"] as Int64])!)
+            return Self.deliveryRecord(
+                try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE seq = ?", arguments: [row["seq"] as Int64])!
+            )
         }
     }
 

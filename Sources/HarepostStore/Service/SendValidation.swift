@@ -71,7 +71,8 @@ struct SendValidation {
     /// The headers to forward and the body bytes: a string body is sent as-is;
     /// any other JSON value is JSON-encoded with `Content-Type: application/json`
     /// unless the client named a content type. GET sends no body.
-    static func headersAndBody(_ message: ProtoMessage, method: String) throws(RPCError) -> ([String: String], [UInt8]) {
+    static func headersAndBody(_ message: ProtoMessage, method: String) throws(RPCError) -> ([String: String], [UInt8])
+    {
         var headers: [String: String] = [:]
         for (name, value) in message.stringMap("headers") {
             let lower = name.lowercased()

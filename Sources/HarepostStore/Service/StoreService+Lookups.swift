@@ -19,7 +19,8 @@ extension StoreService {
         var message = try ProtoMessage(
             "harepost.store.v1.Delivery",
             [
-                "queue_id": .string(delivery.queueID), "target": .string(delivery.target), "method": .string(delivery.method),
+                "queue_id": .string(delivery.queueID), "target": .string(delivery.target),
+                "method": .string(delivery.method),
                 "last_status": delivery.lastStatus.map { .int32(Int32(clamping: $0)) },
                 "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string),
                 "created_at": .timestamp(unixMilliseconds: delivery.createdAt),
@@ -67,7 +68,8 @@ extension StoreService {
         var summary = try ProtoMessage(
             "harepost.store.v1.DeliverySummary",
             [
-                "queue_id": .string(delivery.queueID), "target": .string(delivery.target), "method": .string(delivery.method),
+                "queue_id": .string(delivery.queueID), "target": .string(delivery.target),
+                "method": .string(delivery.method),
                 "attempts": .int32(Int32(clamping: delivery.attempts)),
                 "last_status": delivery.lastStatus.map { .int32(Int32(clamping: $0)) },
                 "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string),
@@ -85,7 +87,10 @@ extension StoreService {
         do {
             let record = try await engine.retry(queueID, tenant: tenant, now: now)
             due.notify()
-            return try ProtoMessage("harepost.store.v1.RetryDeliveryResponse", ["delivery": .message(try Self.summary(record))])
+            return try ProtoMessage(
+                "harepost.store.v1.RetryDeliveryResponse",
+                ["delivery": .message(try Self.summary(record))]
+            )
         } catch StorageError.notFound {
             throw RPCError.notFound("no delivery \(queueID)")
         }
@@ -117,7 +122,8 @@ extension StoreService {
                 try ProtoMessage(
                     "harepost.store.v1.Pagination",
                     [
-                        "total": .int64(total), "limit": .int32(Int32(limit)), "offset": .int32(Int32(clamping: offset)),
+                        "total": .int64(total), "limit": .int32(Int32(limit)),
+                        "offset": .int32(Int32(clamping: offset)),
                         "has_more": .bool(Int64(offset + records.count) < total),
                     ]
                 )
@@ -130,7 +136,8 @@ extension StoreService {
         var message = try ProtoMessage(
             "harepost.store.v1.DeliveryAttempt",
             [
-                "id": .string(attempt.id), "org_id": .string(attempt.tenant.accountID), "event_id": .string(attempt.queueID),
+                "id": .string(attempt.id), "org_id": .string(attempt.tenant.accountID),
+                "event_id": .string(attempt.queueID),
                 "connection_id": .string(attempt.connectionID), "destination_id": .string(attempt.destinationID),
                 "request_url": .string(attempt.requestURL), "request_method": .string(attempt.requestMethod),
                 "request_headers": attempt.requestHeadersJSON.map(ProtoValue.string),

@@ -19,7 +19,11 @@ extension StoreService {
         while true {
             let generation = due.generation
             let now = self.now
-            let leased = try await engine.claimDue(now: now, limit: Int(requested), leaseMarginMilliseconds: configuration.leaseMarginMilliseconds)
+            let leased = try await engine.claimDue(
+                now: now,
+                limit: Int(requested),
+                leaseMarginMilliseconds: configuration.leaseMarginMilliseconds
+            )
             let remaining = giveUp - .now
             if !leased.isEmpty || remaining <= .zero || Task.isCancelled {
                 var response = try ProtoMessage("harepost.store.v1.ClaimDueResponse")
@@ -37,12 +41,14 @@ extension StoreService {
 
     static func task(_ leased: LeasedDelivery) throws -> ProtoMessage {
         let delivery = leased.delivery
-        let headers = (try? JSONSerialization.jsonObject(with: Data(delivery.headersJSON.utf8)) as? [String: String]) ?? [:]
+        let headers = HeaderJSON.decode(delivery.headersJSON)
         var policy = try ProtoMessage(
             "harepost.store.v1.DeliveryPolicy",
             [
-                "max_attempts": .int64(delivery.policy.maxAttempts), "base_delay_ms": .int64(delivery.policy.baseDelayMilliseconds),
-                "max_delay_ms": .int64(delivery.policy.maxDelayMilliseconds), "timeout_ms": .int64(delivery.policy.timeoutMilliseconds),
+                "max_attempts": .int64(delivery.policy.maxAttempts),
+                "base_delay_ms": .int64(delivery.policy.baseDelayMilliseconds),
+                "max_delay_ms": .int64(delivery.policy.maxDelayMilliseconds),
+                "timeout_ms": .int64(delivery.policy.timeoutMilliseconds),
                 "respect_retry_after": .bool(delivery.policy.respectRetryAfter),
             ]
         )
@@ -52,7 +58,8 @@ extension StoreService {
             "harepost.store.v1.DeliveryTask",
             [
                 "queue_id": .string(delivery.queueID), "account_id": .string(delivery.tenant.accountID),
-                "lease_id": .string(leased.leaseID), "lease_expires_at": .timestamp(unixMilliseconds: leased.leaseExpiresAt),
+                "lease_id": .string(leased.leaseID),
+                "lease_expires_at": .timestamp(unixMilliseconds: leased.leaseExpiresAt),
                 "attempt_number": .int32(Int32(clamping: delivery.attempts + 1)), "target": .string(delivery.target),
                 "method": .string(delivery.method), "body": .bytes(delivery.body),
                 "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string), "sign": .bool(delivery.sign),
@@ -73,19 +80,21 @@ extension StoreService {
     func recordAttempt(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
         let queueID = request.string("queue_id") ?? ""
         let leaseID = request.string("lease_id") ?? ""
-        guard let attempt = request.message("attempt"), let outcome = attempt.enumName("outcome"), outcome != "unspecified" else {
+        guard let attempt = request.message("attempt"), let outcome = attempt.enumName("outcome"),
+            outcome != "unspecified"
+        else {
             throw RPCError.invalidArgument("attempt.outcome is required")
         }
         guard let newStatus = request.enumName("new_status"), Self.terminalOrRetrying.contains(newStatus) else {
             throw RPCError.invalidArgument("new_status must be retrying, delivered, rejected or dead_letter")
         }
-        let nextAttemptAt = request.message("next_attempt_at")?.timestampValue.map { $0.seconds * 1000 + Int64($0.nanos / 1_000_000) }
+        let nextAttemptAt = request.message("next_attempt_at")?.timestampValue.map {
+            $0.seconds * 1000 + Int64($0.nanos / 1_000_000)
+        }
         guard newStatus != "retrying" || nextAttemptAt != nil else {
             throw RPCError.invalidArgument("next_attempt_at is required when new_status is retrying")
         }
-        func json(_ map: [String: String]) -> String? {
-            map.isEmpty ? nil : String(decoding: (try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
-        }
+        func json(_ map: [String: String]) -> String? { map.isEmpty ? nil : HeaderJSON.encode(map) }
         let responseBody = attempt["response_body"]?.bytesValue.map { bytes in
             String(decoding: bytes.prefix(Self.maximumRecordedResponseBody), as: UTF8.self)
         }

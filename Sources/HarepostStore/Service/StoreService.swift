@@ -20,7 +20,13 @@ public struct StoreService: Sendable {
         /// The longest a ClaimDue long poll waits.
         public var maximumClaimWait: Duration
 
-        public init(allowHTTP: Bool = false, allowPrivateTargets: Bool = false, trustAllDomains: Bool = false, leaseMarginMilliseconds: Int64 = 30_000, maximumClaimWait: Duration = .seconds(30)) {
+        public init(
+            allowHTTP: Bool = false,
+            allowPrivateTargets: Bool = false,
+            trustAllDomains: Bool = false,
+            leaseMarginMilliseconds: Int64 = 30_000,
+            maximumClaimWait: Duration = .seconds(30)
+        ) {
             self.allowHTTP = allowHTTP
             self.allowPrivateTargets = allowPrivateTargets
             self.trustAllDomains = trustAllDomains
@@ -83,7 +89,12 @@ public struct StoreService: Sendable {
     func addDomain(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
         let account = try context.requireAccountID()
         let domain = try Self.domainName(request.string("domain") ?? "")
-        let record = try await engine.addDomain(accountID: account, domain: domain, token: StoreIdentifiers.make("hv"), now: now)
+        let record = try await engine.addDomain(
+            accountID: account,
+            domain: domain,
+            token: StoreIdentifiers.make("hv"),
+            now: now
+        )
         var response = try ProtoMessage("harepost.store.v1.AddDomainResponse", ["domain": .string(record.domain)])
         try response.set("status", enumName: record.status)
         try response.set(
@@ -128,7 +139,9 @@ public struct StoreService: Sendable {
         guard labels.count >= 2, domain.utf8.count <= 253,
             labels.allSatisfy({ label in
                 (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
-                    && label.utf8.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
+                    && label.utf8.allSatisfy {
+                        (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-")
+                    }
             })
         else { throw .invalidArgument("domain must be a DNS name such as your-app.com") }
         return domain
@@ -144,7 +157,9 @@ public struct StoreService: Sendable {
         let idempotencyKey = try SendValidation.idempotencyKey(request)
         try await checkTargetAddress(target)
         try await checkDomainVerified(target, accountID: tenant.accountID)
-        let metadataJSON = request.message("metadata").map { String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self) }
+        let metadataJSON = request.message("metadata").map {
+            String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self)
+        }
         let delivery = NewDelivery(
             queueID: StoreIdentifiers.make("hr"),
             tenant: tenant,
@@ -196,7 +211,9 @@ public struct StoreService: Sendable {
         let verified = try await engine.domains(accountID: accountID).filter { $0.status == "verified" }.map(\.domain)
         let host = target.host
         guard verified.contains(where: { host == $0 || host.hasSuffix("." + $0) }) else {
-            throw RPCError.permissionDenied("the target's domain \(host) is not verified: add it with POST /v1/domains and verify it")
+            throw RPCError.permissionDenied(
+                "the target's domain \(host) is not verified: add it with POST /v1/domains and verify it"
+            )
         }
     }
 }

@@ -66,7 +66,10 @@ struct StoreCommand: AsyncParsableCommand {
     @Flag(help: "Accept http:// targets. Unsafe outside development.")
     var allowHTTP = false
 
-    @Flag(help: "Accept targets that are or resolve to private, loopback or link-local addresses. Unsafe outside development.")
+    @Flag(
+        help:
+            "Accept targets that are or resolve to private, loopback or link-local addresses. Unsafe outside development."
+    )
     var allowPrivateTargets = false
 
     @Flag(help: "Deliver to any domain without verification. Unsafe outside development.")
@@ -76,7 +79,11 @@ struct StoreCommand: AsyncParsableCommand {
         try DataDirectory.prepare(dataDir)
         let service = try StoreService(
             sqlitePath: "\(dataDir)/store.sqlite",
-            configuration: .init(allowHTTP: allowHTTP, allowPrivateTargets: allowPrivateTargets, trustAllDomains: trustAllDomains)
+            configuration: .init(
+                allowHTTP: allowHTTP,
+                allowPrivateTargets: allowPrivateTargets,
+                trustAllDomains: trustAllDomains
+            )
         )
         try await runComponent("store", router: try service.router(), options: options)
     }

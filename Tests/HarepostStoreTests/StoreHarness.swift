@@ -1,0 +1,130 @@
+import Foundation
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+import Logging
+
+@testable import HarepostStore
+
+/// A real store service: a SQLite file in a temp dir, served on a real Unix socket.
+struct StoreHarness: Sendable {
+    let directory: String
+    let client: RPCClient
+
+    static func withStore<T: Sendable>(
+        _ configuration: StoreService.Configuration = .init(allowPrivateTargets: true, trustAllDomains: true),
+        _ body: @Sendable (StoreHarness) async throws -> T
+    ) async throws -> T {
+        let directory = "/tmp/hp-store-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var logger = Logger(label: "harepost.store.tests")
+        logger.logLevel = .critical
+        let service = try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration)
+        let socket = "\(directory)/store.sock"
+        let server = RPCServer(
+            configuration: .init(endpoint: .unixSocket(path: socket), component: "store"),
+            router: try service.router(),
+            logger: logger
+        )
+        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await server.run()
+                return nil
+            }
+            await server.waitUntilListening()
+            group.addTask {
+                try await client.run()
+                return nil
+            }
+            let result = try await body(StoreHarness(directory: directory, client: client))
+            group.cancelAll()
+            while let _ = try await group.next() {}
+            return result
+        }
+    }
+
+    func call(
+        _ method: String,
+        _ request: ProtoMessage,
+        account: String = "acct_a",
+        environment: String = "live",
+        timeout: Duration = .seconds(10)
+    ) async throws(RPCError) -> ProtoMessage {
+        try await client.call(
+            "harepost.store.v1.Store/\(method)",
+            request,
+            options: .init(
+                timeout: timeout,
+                metadata: [RPCMetadataKey.accountID: account, RPCMetadataKey.environment: environment]
+            )
+        )
+    }
+
+    func failure(_ method: String, _ request: ProtoMessage, account: String = "acct_a", environment: String = "live")
+        async -> RPCError?
+    {
+        do {
+            _ = try await call(method, request, account: account, environment: environment)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Sends JSON (as the gateway would decode it) and returns the response.
+    func send(_ json: String, account: String = "acct_a", environment: String = "live") async throws -> ProtoMessage {
+        try await call("Send", try sendRequest(json), account: account, environment: environment)
+    }
+
+    func sendRequest(_ json: String) throws -> ProtoMessage {
+        try ProtoJSON.decode(Array(json.utf8), as: MessageDescriptor.named("harepost.store.v1.SendRequest")!)
+    }
+
+    func claim(max: Int64 = 10, waitMilliseconds: Int64 = 0) async throws -> [ProtoMessage] {
+        let request = try ProtoMessage(
+            "harepost.store.v1.ClaimDueRequest",
+            ["max_tasks": .int32(Int32(max)), "wait_ms": .int64(waitMilliseconds), "worker_id": .string("test")]
+        )
+        return try await call("ClaimDue", request).values("tasks").compactMap(\.messageValue)
+    }
+
+    func record(
+        _ task: ProtoMessage,
+        outcome: String,
+        httpStatus: Int32?,
+        newStatus: String,
+        nextAttemptInMilliseconds: Int64? = nil
+    ) async throws(RPCError) -> ProtoMessage {
+        var attempt = try! ProtoMessage(
+            "harepost.store.v1.AttemptRecord",
+            [
+                "http_status": httpStatus.map(ProtoValue.int32), "duration_ms": .int64(12),
+                "request_url": task["target"], "request_method": task["method"],
+                "request_body_size": .int64(Int64(task["body"]?.bytesValue?.count ?? 0)),
+                "response_body": .bytes(Array("ok".utf8)),
+            ]
+        )
+        try! attempt.set("outcome", enumName: outcome)
+        try! attempt.set("response_headers", stringMap: ["content-type": "text/plain"])
+        var request = try! ProtoMessage(
+            "harepost.store.v1.RecordAttemptRequest",
+            [
+                "queue_id": task["queue_id"], "lease_id": task["lease_id"], "attempt": .message(attempt),
+                "next_attempt_at": nextAttemptInMilliseconds.map {
+                    .timestamp(unixMilliseconds: Date().unixMilliseconds + $0)
+                },
+            ]
+        )
+        try! request.set("new_status", enumName: newStatus)
+        return try await call("RecordAttempt", request)
+    }
+
+    func delivery(_ queueID: String) async throws -> ProtoMessage {
+        try await call(
+            "GetDelivery",
+            try ProtoMessage("harepost.store.v1.GetDeliveryRequest", ["queue_id": .string(queueID)])
+        ).message("delivery")!
+    }
+}
