@@ -159,6 +159,7 @@ let package = Package(
                 "harepost",
                 "HarepostRPC",
                 "HarepostProto",
+                "HarepostJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
