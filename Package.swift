@@ -119,9 +119,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets (child processes without blocking the pool).
+        .target(
+            name: "HarepostTestSupport",
+            path: "Tests/HarepostTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HarepostProtoTests",
-            dependencies: ["HarepostProto", "CHarepostProto"],
+            dependencies: ["HarepostProto", "CHarepostProto", "HarepostTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -157,6 +163,7 @@ let package = Package(
             name: "HarepostEndToEndTests",
             dependencies: [
                 "harepost",
+                "HarepostTestSupport",
                 "HarepostRPC",
                 "HarepostProto",
                 "HarepostJSON",
@@ -168,6 +175,7 @@ let package = Package(
             name: "HarepostRPCTests",
             dependencies: [
                 "HarepostRPC",
+                "HarepostTestSupport",
                 "HarepostProto",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

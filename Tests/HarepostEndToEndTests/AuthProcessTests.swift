@@ -1,20 +1,13 @@
 import Foundation
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Testing
 
 /// Runs `harepost <arguments>` to completion; returns its exit status and standard output.
-func runHarepost(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = harepostBinary
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, text)
+func runHarepost(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let result = try await runChildProcess(harepostBinary, arguments)
+    return (result.status, result.output)
 }
 
 @Suite("Auth process", .timeLimit(.minutes(2)))
@@ -29,7 +22,7 @@ struct AuthProcessTests {
                 let first = try ComponentProcess(arguments, socket: socket)
                 _ = try await waitUntilServing(client)
 
-                let created = try runHarepost([
+                let created = try await runHarepost([
                     "accounts", "create", "--name", "Acme", "--json", "--auth-socket", socket,
                 ])
                 #expect(created.status == 0)
@@ -53,12 +46,14 @@ struct AuthProcessTests {
                     try await client.call("harepost.auth.v1.Auth/Authenticate", authenticate).string("account_id") == id
                 )
 
-                let listed = try runHarepost(["keys", "list", "--account", id, "--json", "--auth-socket", socket])
+                let listed = try await runHarepost(["keys", "list", "--account", id, "--json", "--auth-socket", socket])
                 #expect(listed.status == 0)
                 #expect(listed.output.contains(String(key.prefix(16))))
                 #expect(!listed.output.contains(key))
 
-                let bad = try runHarepost(["keys", "revoke", "--account", id, "not-a-key", "--auth-socket", socket])
+                let bad = try await runHarepost([
+                    "keys", "revoke", "--account", id, "not-a-key", "--auth-socket", socket,
+                ])
                 #expect(bad.status == 1)
                 second.terminate()
                 #expect(await second.waitForExit() == 0)

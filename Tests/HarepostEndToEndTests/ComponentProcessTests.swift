@@ -1,6 +1,7 @@
 import Foundation
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Logging
 import Testing
 
@@ -131,7 +132,7 @@ struct ComponentProcessTests {
                 let second = try ComponentProcess("store", socket: socket)
                 let health = try await waitUntilServing(client)
                 #expect(health.string("component") == "store")
-                // Methods whose service code has not landed are UNIMPLEMENTED, not crashes.
+                // The restarted store serves its contract: a call without an account is refused.
                 do {
                     _ = try await client.call(
                         "harepost.store.v1.Store/GetDelivery",
@@ -139,7 +140,7 @@ struct ComponentProcessTests {
                     )
                     Issue.record("GetDelivery answered")
                 } catch let error as RPCError {
-                    #expect(error.code == .unimplemented)
+                    #expect(error.code == .unauthenticated)
                 }
                 second.terminate()
                 #expect(await second.waitForExit() == 0)
@@ -162,15 +163,9 @@ struct ComponentProcessTests {
             }
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("../../docs/examples/rpc_health.py").standardized
-            let python = Process()
-            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            python.arguments = ["python3", script.path, socket]
-            let output = Pipe()
-            python.standardOutput = output
-            try python.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            python.waitUntilExit()
-            #expect(python.terminationStatus == 0)
+            let python = try await runTool(["python3", script.path, socket])
+            let text = python.output
+            #expect(python.status == 0)
             #expect(text.contains(#""status": "serving""#))
             #expect(text.contains(#""component": "dispatcher""#))
             component.terminate()

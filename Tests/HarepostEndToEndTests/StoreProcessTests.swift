@@ -16,7 +16,9 @@ struct StoreProcessTests {
                 "--allow-private-targets", "--trust-all-domains",
             ]
             let client = quietClient(socket: socket)
-            let options = RPCCallOptions(metadata: [RPCMetadataKey.accountID: "acct_e2e", RPCMetadataKey.environment: "live"])
+            let options = RPCCallOptions(metadata: [
+                RPCMetadataKey.accountID: "acct_e2e", RPCMetadataKey.environment: "live",
+            ])
             let sendType = try #require(MessageDescriptor.named("harepost.store.v1.SendRequest"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
@@ -26,8 +28,12 @@ struct StoreProcessTests {
                 let acknowledged = try await withThrowingTaskGroup(of: String.self) { sends in
                     for index in 0..<200 {
                         sends.addTask {
-                            let request = try ProtoJSON.decode(Array(#"{"target": "https://your-app.com/\#(index)"}"#.utf8), as: sendType)
-                            return try await client.call("harepost.store.v1.Store/Send", request, options: options).string("queue_id")!
+                            let request = try ProtoJSON.decode(
+                                Array(#"{"target": "https://your-app.com/\#(index)"}"#.utf8),
+                                as: sendType
+                            )
+                            return try await client.call("harepost.store.v1.Store/Send", request, options: options)
+                                .string("queue_id")!
                         }
                     }
                     var ids: Set<String> = []
@@ -42,8 +48,15 @@ struct StoreProcessTests {
                 var stored: Set<String> = []
                 var cursor: String?
                 repeat {
-                    let request = try ProtoMessage("harepost.store.v1.ListDeliveriesRequest", ["limit": .int32(100), "cursor": cursor.map(ProtoValue.string)])
-                    let page = try await client.call("harepost.store.v1.Store/ListDeliveries", request, options: options)
+                    let request = try ProtoMessage(
+                        "harepost.store.v1.ListDeliveriesRequest",
+                        ["limit": .int32(100), "cursor": cursor.map(ProtoValue.string)]
+                    )
+                    let page = try await client.call(
+                        "harepost.store.v1.Store/ListDeliveries",
+                        request,
+                        options: options
+                    )
                     stored.formUnion(page.values("data").compactMap { $0.messageValue?.string("queue_id") })
                     cursor = page.has("next_cursor") ? page.string("next_cursor") : nil
                 } while cursor != nil

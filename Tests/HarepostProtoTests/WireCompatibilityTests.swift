@@ -1,5 +1,6 @@
 import Foundation
 import HarepostProto
+import HarepostTestSupport
 import Testing
 
 /// Bytes packed by protobuf-c must decode with the stock protobuf compiler
@@ -11,37 +12,26 @@ struct WireCompatibilityTests {
         .deletingLastPathComponent()
 
     /// Runs `protoc --decode=<type>` on `bytes`; returns its text-format output.
-    static func protocDecode(_ bytes: [UInt8], type: String, file: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "protoc", "--decode=\(type)", "-I", packageRoot.appendingPathComponent("proto").path, "-I", "/usr/include",
-            file,
-        ]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data(bytes))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let failure = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ProtocFailure(description: "protoc exited \(process.terminationStatus): \(failure)")
+    static func protocDecode(_ bytes: [UInt8], type: String, file: String) async throws -> String {
+        let result = try await runTool(
+            [
+                "protoc", "--decode=\(type)", "-I", packageRoot.appendingPathComponent("proto").path, "-I",
+                "/usr/include", file,
+            ],
+            input: bytes
+        )
+        guard result.status == 0 else {
+            throw ProtocFailure(description: "protoc exited \(result.status): \(result.errors)")
         }
-        return text
+        return result.output
     }
 
     struct ProtocFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    @Test func storeSendRequestDecodesWithProtoc() throws {
-        let text = try Self.protocDecode(
+    @Test func storeSendRequestDecodesWithProtoc() async throws {
+        let text = try await Self.protocDecode(
             ProtoMessageTests.sendRequest().serializedBytes(),
             type: "harepost.store.v1.SendRequest",
             file: "harepost/store/v1/store.proto"
@@ -56,12 +46,12 @@ struct WireCompatibilityTests {
         #expect(text.contains("sign: true"))
     }
 
-    @Test func authResponseDecodesWithProtoc() throws {
+    @Test func authResponseDecodesWithProtoc() async throws {
         var response = try ProtoMessage("harepost.auth.v1.CreateAccountResponse")
         try response.set("id", .string("acct_1"))
         try response.set("api_key", .string("hp_live_abc"))
         try response.set("created_at", .message(.timestamp(seconds: 1_781_101_330, nanos: 5)))
-        let text = try Self.protocDecode(
+        let text = try await Self.protocDecode(
             response.serializedBytes(),
             type: "harepost.auth.v1.CreateAccountResponse",
             file: "harepost/auth/v1/auth.proto"
@@ -71,11 +61,11 @@ struct WireCompatibilityTests {
         #expect(text.contains("seconds: 1781101330") && text.contains("nanos: 5"))
     }
 
-    @Test func dispatcherStatusDecodesWithProtoc() throws {
+    @Test func dispatcherStatusDecodesWithProtoc() async throws {
         var status = try ProtoMessage("harepost.dispatcher.v1.GetStatusResponse")
         try status.set("in_flight", .int64(12))
         try status.set("max_in_flight", .int64(Int64(1) << 40))
-        let text = try Self.protocDecode(
+        let text = try await Self.protocDecode(
             status.serializedBytes(),
             type: "harepost.dispatcher.v1.GetStatusResponse",
             file: "harepost/dispatcher/v1/dispatcher.proto"
@@ -84,14 +74,14 @@ struct WireCompatibilityTests {
         #expect(text.contains("max_in_flight: 1099511627776"))
     }
 
-    @Test func rpcEnvelopeDecodesWithProtoc() throws {
+    @Test func rpcEnvelopeDecodesWithProtoc() async throws {
         var envelope = try ProtoMessage("harepost.rpc.v1.Envelope")
         try envelope.set("kind", enumName: "response")
         try envelope.set("call_id", .uint64(UInt64.max))
         try envelope.set("code", enumName: "deadline_exceeded")
         try envelope.set("metadata", stringMap: ["x-request-id": "req_1"])
         try envelope.set("payload", .bytes([0, 1, 2]))
-        let text = try Self.protocDecode(
+        let text = try await Self.protocDecode(
             envelope.serializedBytes(),
             type: "harepost.rpc.v1.Envelope",
             file: "harepost/rpc/v1/rpc.proto"

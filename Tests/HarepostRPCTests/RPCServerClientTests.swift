@@ -1,6 +1,7 @@
 import Foundation
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -196,13 +197,9 @@ struct RPCServerClientTests {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
             // A socket file whose process is gone.
-            let python = Process()
-            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            python.arguments = [
+            _ = try await runTool([
                 "python3", "-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", path,
-            ]
-            try python.run()
-            python.waitUntilExit()
+            ])
             #expect(FileManager.default.fileExists(atPath: path))
             let client = makeClient(path)
             try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in

@@ -19,19 +19,23 @@ public struct StoreService: Sendable {
         public var leaseMarginMilliseconds: Int64
         /// The longest a ClaimDue long poll waits.
         public var maximumClaimWait: Duration
+        /// The DNS server domain verification asks for `_harepost-challenge` TXT records.
+        public var dnsResolver: DNSTXTResolver
 
         public init(
             allowHTTP: Bool = false,
             allowPrivateTargets: Bool = false,
             trustAllDomains: Bool = false,
             leaseMarginMilliseconds: Int64 = 30_000,
-            maximumClaimWait: Duration = .seconds(30)
+            maximumClaimWait: Duration = .seconds(30),
+            dnsResolver: DNSTXTResolver = .system()
         ) {
             self.allowHTTP = allowHTTP
             self.allowPrivateTargets = allowPrivateTargets
             self.trustAllDomains = trustAllDomains
             self.leaseMarginMilliseconds = leaseMarginMilliseconds
             self.maximumClaimWait = maximumClaimWait
+            self.dnsResolver = dnsResolver
         }
     }
 
@@ -49,6 +53,7 @@ public struct StoreService: Sendable {
         var router = RPCRouter()
         let methods: [(String, @Sendable (StoreService, ProtoMessage, RPCContext) async throws -> ProtoMessage)] = [
             ("AddDomain", { try await $0.addDomain($1, $2) }),
+            ("VerifyDomain", { try await $0.verifyDomain($1, $2) }),
             ("ListDomains", { try await $0.listDomains($1, $2) }),
             ("Send", { try await $0.send($1, $2) }),
             ("GetDelivery", { try await $0.getDelivery($1, $2) }),
@@ -109,6 +114,38 @@ public struct StoreService: Sendable {
                 )
             )
         )
+        return response
+    }
+
+    /// Looks the challenge TXT record up in DNS; ABORTED (HTTP 409) until it is there.
+    func verifyDomain(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+        let account = try context.requireAccountID()
+        let domain = try Self.domainName(request.string("domain") ?? "")
+        guard var record = try await engine.domains(accountID: account).first(where: { $0.domain == domain }) else {
+            throw RPCError.notFound("no domain \(domain) on this account: add it first")
+        }
+        if record.status != "verified" {
+            let name = "_harepost-challenge.\(domain)"
+            let found: [String]
+            do {
+                found = try await configuration.dnsResolver.txtRecords(name)
+            } catch DNSTXTResolver.LookupError.resolverUnavailable(let reason) {
+                throw RPCError.unavailable("cannot look up \(name): \(reason)")
+            }
+            guard found.contains("harepost-verify=\(record.token)") else {
+                throw RPCError(.aborted, "TXT record \(name) with value harepost-verify=\(record.token) not found yet")
+            }
+            record = try await engine.markDomainVerified(accountID: account, domain: domain, now: now)
+            context.logger.info("domain verified", metadata: ["account.id": "\(account)", "domain": "\(domain)"])
+        }
+        var response = try ProtoMessage(
+            "harepost.store.v1.VerifyDomainResponse",
+            [
+                "domain": .string(record.domain),
+                "verified_at": record.verifiedAt.map { .timestamp(unixMilliseconds: $0) },
+            ]
+        )
+        try response.set("status", enumName: record.status)
         return response
     }
 

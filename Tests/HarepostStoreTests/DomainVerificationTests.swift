@@ -1,0 +1,136 @@
+import Foundation
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+import Logging
+import Testing
+
+@testable import HarepostStore
+
+/// A real DNS server (dnsmasq, from Debian's dnsmasq-base) answering TXT records.
+final class DNSServer {
+    let process = Process()
+    let port = Int.random(in: 20000...60000)
+
+    init(txt records: [String: String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/dnsmasq")
+        process.arguments =
+            [
+                "--no-daemon", "--port", "\(port)", "--listen-address", "127.0.0.1", "--bind-interfaces",
+                "--no-resolv", "--no-hosts", "--user=root",
+                // Authoritative for the test zone: unknown names are NXDOMAIN, not REFUSED.
+                "--local=/example.test/",
+            ] + records.map { "--txt-record=\($0.key),\($0.value)" }
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var resolver: DNSTXTResolver { DNSTXTResolver(host: "127.0.0.1", port: port, timeout: .seconds(1)) }
+
+    /// Waits until the server answers.
+    func ready() async throws {
+        for _ in 0..<50 {
+            if (try? await resolver.txtRecords("probe.example.test")) != nil { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    deinit {
+        // SIGKILL: dnsmasq may not exit on SIGTERM, and waitUntilExit spins off
+        // the main thread; Foundation reaps the child by itself.
+        kill(process.processIdentifier, SIGKILL)
+    }
+}
+
+@Suite("Domain verification against a real DNS server", .timeLimit(.minutes(1)))
+struct DomainVerificationTests {
+    @Test func resolverReadsTXTRecords() async throws {
+        let dns = try DNSServer(txt: ["_harepost-challenge.example.test": "harepost-verify=abc123"])
+        try await dns.ready()
+        #expect(try await dns.resolver.txtRecords("_harepost-challenge.example.test") == ["harepost-verify=abc123"])
+        #expect(try await dns.resolver.txtRecords("nothing.example.test").isEmpty)
+        // A resolver that answers REFUSED is trouble, not "no record".
+        await #expect(throws: DNSTXTResolver.LookupError.resolverUnavailable("the resolver answered with error 5")) {
+            try await dns.resolver.txtRecords("elsewhere.invalid")
+        }
+        let silent = DNSTXTResolver(host: "127.0.0.1", port: 9, timeout: .milliseconds(300))
+        await #expect(throws: DNSTXTResolver.LookupError.self) { try await silent.txtRecords("example.test") }
+    }
+
+    @Test func aDomainIsPendingUntilItsRecordExists() async throws {
+        // A DNS server without the challenge record.
+        let empty = try DNSServer(txt: [:])
+        try await empty.ready()
+        let dnsPort = empty.port
+        try await StoreHarness.withStore(
+            .init(
+                allowPrivateTargets: true,
+                dnsResolver: DNSTXTResolver(host: "127.0.0.1", port: dnsPort, timeout: .seconds(1))
+            )
+        ) { store in
+            let domain = try ProtoMessage("harepost.store.v1.AddDomainRequest", ["domain": .string("example.test")])
+            _ = try await store.call("AddDomain", domain)
+            let verify = try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("example.test")])
+            let pending = await store.failure("VerifyDomain", verify)
+            #expect(pending?.code == .aborted)
+            #expect(
+                await store.failure("Send", try store.sendRequest(#"{"target": "https://hooks.example.test/x"}"#))?.code
+                    == .permissionDenied
+            )
+            #expect(
+                await store.failure(
+                    "VerifyDomain",
+                    try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("other.test")])
+                )?.code == .notFound
+            )
+        }
+    }
+
+    @Test func verificationSucceedsOnceTheRecordIsPublished() async throws {
+        // The token is known only after AddDomain, so the record is published
+        // afterwards and a second service on the same database verifies.
+        let directory = "/tmp/hp-dns-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let service = try StoreService(
+            sqlitePath: "\(directory)/store.sqlite",
+            configuration: .init(allowPrivateTargets: true)
+        )
+        let context = RPCContext(
+            method: "",
+            metadata: [RPCMetadataKey.accountID: "acct_a", RPCMetadataKey.environment: "live"],
+            deadline: nil,
+            logger: .init(label: "t")
+        )
+        let added = try await service.addDomain(
+            try ProtoMessage("harepost.store.v1.AddDomainRequest", ["domain": .string("example.test")]),
+            context
+        )
+        let value = try #require(added.message("record")?.string("value"))
+
+        let dns = try DNSServer(txt: ["_harepost-challenge.example.test": value])
+        try await dns.ready()
+        let verifying = try StoreService(
+            sqlitePath: "\(directory)/store.sqlite",
+            configuration: .init(allowPrivateTargets: true, dnsResolver: dns.resolver)
+        )
+        let verify = try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("example.test")])
+        let verified = ProtoJSON.encode(try await verifying.verifyDomain(verify, context))
+        #expect(verified["status"] == .string("verified"))
+        guard case .string = verified["verified_at"] else { Issue.record("no verified_at"); return }
+        // Verifying again is still 200 with the same time.
+        #expect(ProtoJSON.encode(try await verifying.verifyDomain(verify, context)) == verified)
+        // The verified domain covers itself and its subdomains, and nothing else.
+        let send = { (target: String) in
+            try ProtoJSON.decode(
+                Array(#"{"target": "\#(target)"}"#.utf8),
+                as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
+            )
+        }
+        _ = try await verifying.send(try send("https://example.test/hook"), context)
+        _ = try await verifying.send(try send("https://a.b.example.test/hook"), context)
+        await #expect(throws: RPCError.self) {
+            try await verifying.send(try send("https://notexample.test/hook"), context)
+        }
+    }
+}
