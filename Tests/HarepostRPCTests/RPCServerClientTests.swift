@@ -164,7 +164,7 @@ struct RPCServerClientTests {
     @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
-            let server = makeServer(path, router: try testRouter(delay: .milliseconds(500)))
+            let server = makeServer(path, router: try testRouter(delay: .seconds(3)))
             let client = makeClient(path)
             let group = ServiceGroup(configuration: .init(services: [server], logger: testLogger))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -178,7 +178,10 @@ struct RPCServerClientTests {
                     )
                 }
                 // Wait until the server is working on it (health counts itself too).
+                let deadline = ContinuousClock.now + .seconds(2)
                 while try await client.checkHealth().int64("in_flight") ?? 0 < 2 {
+                    #expect(ContinuousClock.now < deadline, "the slow call never reached the server")
+                    if ContinuousClock.now >= deadline { break }
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 await group.triggerGracefulShutdown()
