@@ -122,6 +122,10 @@ let package = Package(
         // Helpers shared by the test targets (child processes without blocking the pool).
         .target(
             name: "HarepostTestSupport",
+            dependencies: [
+                "HarepostRPC",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/HarepostTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -139,6 +143,7 @@ let package = Package(
         .testTarget(
             name: "HarepostAuthTests",
             dependencies: [
+                "HarepostTestSupport",
                 "HarepostAuth",
                 "HarepostRPC",
                 "HarepostProto",
@@ -150,6 +155,7 @@ let package = Package(
         .testTarget(
             name: "HarepostStoreTests",
             dependencies: [
+                "HarepostTestSupport",
                 "HarepostStore",
                 "HarepostRPC",
                 "HarepostProto",

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Logging
 import Testing
 
@@ -19,36 +20,11 @@ struct AuthHarness {
         directory existing: String? = nil,
         _ body: @Sendable (AuthHarness) async throws -> T
     ) async throws -> T {
-        let directory = existing ?? "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { if existing == nil { try? FileManager.default.removeItem(atPath: directory) } }
-        var logger = Logger(label: "harepost.auth.tests")
-        logger.logLevel = .critical
-        let service = AuthService(
-            database: try AuthDatabase(path: "\(directory)/auth.sqlite"),
-            configuration: configuration
-        )
-        let socket = "\(directory)/auth.sock"
-        let server = RPCServer(
-            configuration: .init(endpoint: .unixSocket(path: socket), component: "auth"),
-            router: try service.router(),
-            logger: logger
-        )
-        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await server.run()
-                return nil
-            }
-            await server.waitUntilListening()
-            group.addTask {
-                try await client.run()
-                return nil
-            }
-            let result = try await body(AuthHarness(directory: directory, client: client))
-            group.cancelAll()
-            while let _ = try await group.next() {}
-            return result
+        try await withRPCService(component: "auth", directory: existing) { directory in
+            try AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite"), configuration: configuration)
+                .router()
+        } _: { directory, client in
+            try await body(AuthHarness(directory: directory, client: client))
         }
     }
 

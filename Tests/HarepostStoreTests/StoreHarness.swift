@@ -2,6 +2,7 @@ import Foundation
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Logging
 
 @testable import HarepostStore
@@ -15,33 +16,10 @@ struct StoreHarness: Sendable {
         _ configuration: StoreService.Configuration = .init(allowPrivateTargets: true, trustAllDomains: true),
         _ body: @Sendable (StoreHarness) async throws -> T
     ) async throws -> T {
-        let directory = "/tmp/hp-store-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var logger = Logger(label: "harepost.store.tests")
-        logger.logLevel = .critical
-        let service = try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration)
-        let socket = "\(directory)/store.sock"
-        let server = RPCServer(
-            configuration: .init(endpoint: .unixSocket(path: socket), component: "store"),
-            router: try service.router(),
-            logger: logger
-        )
-        let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await server.run()
-                return nil
-            }
-            await server.waitUntilListening()
-            group.addTask {
-                try await client.run()
-                return nil
-            }
-            let result = try await body(StoreHarness(directory: directory, client: client))
-            group.cancelAll()
-            while let _ = try await group.next() {}
-            return result
+        try await withRPCService(component: "store") { directory in
+            try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration).router()
+        } _: { directory, client in
+            try await body(StoreHarness(directory: directory, client: client))
         }
     }
 

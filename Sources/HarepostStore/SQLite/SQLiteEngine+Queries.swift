@@ -147,13 +147,7 @@ extension SQLiteEngine {
 
     func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
         try await pool.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
-                    arguments: [queueID, tenant.accountID, tenant.environment]
-                )
-            else { throw StorageError.notFound }
+            let row = try Self.deliveryRow(queueID, tenant: tenant, db)
             let attempts = try Row.fetchAll(
                 db,
                 sql: Self.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number",
@@ -221,6 +215,18 @@ extension SQLiteEngine {
             ).map(Self.attemptRecord)
             return (records, total)
         }
+    }
+
+    /// The tenant's delivery row; `notFound` for another tenant's id.
+    private static func deliveryRow(_ queueID: String, tenant: Tenant, _ db: Database) throws -> Row {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
+                arguments: [queueID, tenant.accountID, tenant.environment]
+            )
+        else { throw StorageError.notFound }
+        return row
     }
 
     static let attemptSelect = """
@@ -315,13 +321,7 @@ extension SQLiteEngine {
 
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {
         try await commits.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
-                    arguments: [queueID, tenant.accountID, tenant.environment]
-                )
-            else { throw StorageError.notFound }
+            let row = try Self.deliveryRow(queueID, tenant: tenant, db)
             let status: String = row["status"]
             guard status == "dead_letter" || status == "rejected" else {
                 throw StorageError.invalidState(
