@@ -18,6 +18,8 @@ final class GroupCommit: Sendable {
     private struct State {
         var pending: [Job] = []
         var committing = false
+        var transactions = 0
+        var writes = 0
     }
 
     private let pool: DatabasePool
@@ -25,6 +27,12 @@ final class GroupCommit: Sendable {
 
     init(pool: DatabasePool) {
         self.pool = pool
+    }
+
+    /// Transactions committed and writes they carried, since start: how well
+    /// writes are grouped (writes / transactions).
+    var statistics: (transactions: Int, writes: Int) {
+        state.withLockedValue { ($0.transactions, $0.writes) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -74,6 +82,10 @@ final class GroupCommit: Sendable {
                         }
                     }
                     return .commit
+                }
+                state.withLockedValue { state in
+                    state.transactions += 1
+                    state.writes += batch.count
                 }
             } catch {
                 outcomes = Array(repeating: .failure(error), count: batch.count)
