@@ -92,6 +92,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The dispatcher: retry policy, signatures (delivery over libcurl to follow).
+        .target(
+            name: "HarepostDispatcher",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto")
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The public HTTP listener (Hummingbird 2).
         .target(
             name: "HarepostGateway",
@@ -162,6 +170,11 @@ let package = Package(
                 "HarepostJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostDispatcherTests",
+            dependencies: ["HarepostDispatcher", "HarepostTestSupport"],
             swiftSettings: swiftSettings
         ),
         // Starts real `harepost` processes.
