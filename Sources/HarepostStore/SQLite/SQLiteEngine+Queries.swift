@@ -181,25 +181,17 @@ extension SQLiteEngine {
         try await pool.read { db in
             var conditions = ["a.account_id = ?", "a.environment = ?"]
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
-            if let eventID = filter.eventID {
-                conditions.append("d.id = ?")
-                arguments += [eventID]
-            }
-            if let connectionID = filter.connectionID {
-                conditions.append("d.connection_id = ?")
-                arguments += [connectionID]
-            }
-            if let destinationID = filter.destinationID {
-                conditions.append("d.destination_id = ?")
-                arguments += [destinationID]
-            }
-            if let outcome = filter.outcome {
-                conditions.append("a.outcome = ?")
-                arguments += [outcome]
-            }
-            if let isDLQ = filter.isDLQ {
-                conditions.append("a.is_dlq = ?")
-                arguments += [isDLQ]
+            let optional: [(condition: String, value: (any DatabaseValueConvertible)?)] = [
+                ("d.id = ?", filter.eventID),
+                ("d.connection_id = ?", filter.connectionID),
+                ("d.destination_id = ?", filter.destinationID),
+                ("a.outcome = ?", filter.outcome),
+                ("a.is_dlq = ?", filter.isDLQ),
+            ]
+            for (condition, value) in optional {
+                guard let value else { continue }
+                conditions.append(condition)
+                arguments += [value]
             }
             let whereClause = " WHERE " + conditions.joined(separator: " AND ")
             let total =
