@@ -96,7 +96,8 @@ let package = Package(
         .target(
             name: "HarepostDispatcher",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "HarepostJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostProto
 
 /// Rows as the service needs them.
 struct AccountRecord: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostProto
 
 /// The auth component's SQLite database (`<data-dir>/auth.sqlite`).
 ///
@@ -52,11 +53,4 @@ public final class AuthDatabase: Sendable {
         }
         return migrator
     }
-}
-
-/// Milliseconds since the Unix epoch: how every time is stored.
-typealias UnixMilliseconds = Int64
-
-extension Date {
-    var unixMilliseconds: UnixMilliseconds { UnixMilliseconds((timeIntervalSince1970 * 1000).rounded()) }
 }

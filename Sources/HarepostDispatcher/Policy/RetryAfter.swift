@@ -1,3 +1,5 @@
+import HarepostJSON
+
 /// Parses a `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110),
 /// relative to `nowMilliseconds` (Unix time). `nil` when malformed.
 public enum RetryAfter {
@@ -21,13 +23,15 @@ public enum RetryAfter {
         else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int64($0) }
         guard clock.count == 3, (1...31).contains(day), clock[0] < 24, clock[1] < 60, clock[2] < 61 else { return nil }
-        let m = Int64(month + 1)
-        let y = m <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + day - 1
-        let days = era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
-        return (days * 86_400 + clock[0] * 3600 + clock[1] * 60 + min(clock[2], 59)) * 1000
+        let seconds = RFC3339.unixSeconds(
+            year: year,
+            month: Int64(month + 1),
+            day: day,
+            hour: clock[0],
+            minute: clock[1],
+            second: min(clock[2], 59)
+        )
+        return seconds * 1000
     }
 }
 

@@ -88,6 +88,13 @@ public enum RFC3339 {
         }
     }
 
+    /// Seconds since the Unix epoch of a UTC calendar time (no validation).
+    public static func unixSeconds(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64)
+        -> Int64
+    {
+        days(fromCivil: year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    }
+
     private static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

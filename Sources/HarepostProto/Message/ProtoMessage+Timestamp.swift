@@ -29,3 +29,17 @@ extension ProtoMessage {
         return (int64("seconds") ?? 0, Int32(clamping: int64("nanos") ?? 0))
     }
 }
+
+/// Milliseconds since the Unix epoch: how the services store times.
+public typealias UnixMilliseconds = Int64
+
+extension Date {
+    public var unixMilliseconds: UnixMilliseconds { UnixMilliseconds((timeIntervalSince1970 * 1000).rounded()) }
+}
+
+extension ProtoMessage {
+    /// For a Timestamp message: its time in Unix milliseconds.
+    public var unixMilliseconds: UnixMilliseconds? {
+        timestampValue.map { $0.seconds * 1000 + Int64($0.nanos / 1_000_000) }
+    }
+}

@@ -1,3 +1,5 @@
+import HarepostProto
+
 /// Where the store keeps its data. The service talks only to this protocol, so
 /// another engine (PostgreSQL, for many stores sharing one database) can follow
 /// without touching the service code.

@@ -1,11 +1,5 @@
 import Foundation
-
-/// Milliseconds since the Unix epoch: how the store keeps every time.
-public typealias UnixMilliseconds = Int64
-
-extension Date {
-    var unixMilliseconds: UnixMilliseconds { UnixMilliseconds((timeIntervalSince1970 * 1000).rounded()) }
-}
+import HarepostProto
 
 /// Whose data a call may see: an account and one of its environments.
 public struct Tenant: Sendable, Hashable {

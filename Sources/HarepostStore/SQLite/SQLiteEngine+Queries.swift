@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostProto
 
 extension SQLiteEngine {
     // MARK: Domains

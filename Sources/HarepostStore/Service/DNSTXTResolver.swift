@@ -1,4 +1,5 @@
 import Foundation
+import HarepostRPC
 import NIOPosix
 
 #if canImport(Glibc)
@@ -65,7 +66,7 @@ public struct DNSTXTResolver: Sendable {
         let fd = socket(address.pointee.ai_family, address.pointee.ai_socktype, 0)
         guard fd >= 0 else { throw LookupError.resolverUnavailable("cannot open a UDP socket") }
         defer { close(fd) }
-        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let nanoseconds = timeout.nanoseconds
         var interval = timeval(
             tv_sec: Int(nanoseconds / 1_000_000_000),
             tv_usec: Int(nanoseconds % 1_000_000_000 / 1000)

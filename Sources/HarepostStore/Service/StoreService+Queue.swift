@@ -88,9 +88,7 @@ extension StoreService {
         guard let newStatus = request.enumName("new_status"), Self.terminalOrRetrying.contains(newStatus) else {
             throw RPCError.invalidArgument("new_status must be retrying, delivered, rejected or dead_letter")
         }
-        let nextAttemptAt = request.message("next_attempt_at")?.timestampValue.map {
-            $0.seconds * 1000 + Int64($0.nanos / 1_000_000)
-        }
+        let nextAttemptAt = request.message("next_attempt_at")?.unixMilliseconds
         guard newStatus != "retrying" || nextAttemptAt != nil else {
             throw RPCError.invalidArgument("next_attempt_at is required when new_status is retrying")
         }
