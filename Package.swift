@@ -92,12 +92,36 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The dispatcher: retry policy, signatures (delivery over libcurl to follow).
+        // libcurl and fixed-argument wrappers of its variadic calls. Only HarepostCurl imports it.
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        // Outbound HTTP: libcurl's multi interface on its own thread, with the
+        // connect-time address guard.
+        .target(
+            name: "HarepostCurl",
+            dependencies: [
+                "CCurl",
+                "HarepostNetworkPolicy",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The dispatcher: claim, attempt over HTTP, decide (retry policy), record.
         .target(
             name: "HarepostDispatcher",
             dependencies: [
                 "HarepostJSON",
+                "HarepostProto",
+                "HarepostRPC",
+                "HarepostCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -121,6 +145,8 @@ let package = Package(
                 "HarepostGateway",
                 "HarepostAuth",
                 "HarepostStore",
+                "HarepostDispatcher",
+                "HarepostCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -175,7 +201,18 @@ let package = Package(
         ),
         .testTarget(
             name: "HarepostDispatcherTests",
-            dependencies: ["HarepostDispatcher", "HarepostTestSupport"],
+            dependencies: [
+                "HarepostDispatcher",
+                "HarepostCurl",
+                "HarepostTestSupport",
+                "HarepostStore",
+                "HarepostAuth",
+                "HarepostRPC",
+                "HarepostProto",
+                "HarepostJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         // Starts real `harepost` processes.

@@ -22,7 +22,7 @@ let harepostBinary: URL = {
 
 /// A component running as its own OS process.
 final class ComponentProcess {
-    let process = Process()
+    let handle: ChildProcessHandle
     let socket: String
 
     convenience init(_ component: String, socket: String) throws {
@@ -31,25 +31,21 @@ final class ComponentProcess {
 
     init(_ arguments: [String], socket: String) throws {
         self.socket = socket
-        process.executableURL = harepostBinary
-        process.arguments = arguments
         // Relative defaults (data/, run/) land in the test's own directory.
-        if !socket.isEmpty { process.currentDirectoryURL = URL(fileURLWithPath: socket).deletingLastPathComponent() }
-        try process.run()
+        handle = try ChildProcessHandle.start(
+            harepostBinary,
+            arguments,
+            directory: socket.isEmpty ? nil : URL(fileURLWithPath: socket).deletingLastPathComponent().path,
+            keepOutput: true
+        )
     }
 
-    func terminate() { kill(process.processIdentifier, SIGTERM) }
-    func kill9() { kill(process.processIdentifier, SIGKILL) }
+    func terminate() { handle.terminate() }
+    func kill9() { handle.kill9() }
 
     /// Waits for the process to exit; returns its status, or nil after `timeout`.
     func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        await handle.waitForExit(timeout: timeout)
     }
 }
 

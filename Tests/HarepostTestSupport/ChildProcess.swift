@@ -35,3 +35,50 @@ public func runTool(_ arguments: [String], input: [UInt8]? = nil) async throws -
 ) {
     try await runChildProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments, input: input)
 }
+
+/// A long-running child process (a component, a test target) that the test
+/// stops itself. Killed with SIGKILL if still running when released.
+public final class ChildProcessHandle: Sendable {
+    private let process: Process
+
+    private init(process: Process) {
+        self.process = process
+    }
+
+    /// Starts `executable`; its output goes to /dev/null unless `keepOutput`.
+    public static func start(
+        _ executable: URL,
+        _ arguments: [String],
+        directory: String? = nil,
+        keepOutput: Bool = false
+    ) throws -> ChildProcessHandle {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !keepOutput {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
+        try process.run()
+        return ChildProcessHandle(process: process)
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func terminate() { kill(process.processIdentifier, SIGTERM) }
+    public func kill9() { kill(process.processIdentifier, SIGKILL) }
+
+    /// Waits (without blocking a pool thread) for the process to exit; its
+    /// status, or nil after `timeout`.
+    public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}

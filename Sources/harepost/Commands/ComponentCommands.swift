@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import HarepostAuth
+import HarepostCurl
+import HarepostDispatcher
 import HarepostRPC
 import HarepostStore
+import Logging
 
 // The component processes. Each serves its RPC contract from proto/ on its own
 // Unix socket; methods whose service code has not landed yet answer UNIMPLEMENTED.
@@ -98,7 +101,85 @@ struct DispatcherCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ComponentOptions
 
+    @Option(help: "The store component's socket (default: <run-dir>/store.sock).")
+    var storeSocket: String?
+
+    @Option(help: "The auth component's socket (default: <run-dir>/auth.sock).")
+    var authSocket: String?
+
+    @Option(help: "Deliveries attempted at once.")
+    var maxInFlight: Int = 64
+
+    @Option(help: "Names this dispatcher in leases and logs (default: dispatcher-<host>-<pid>).")
+    var workerId: String?
+
+    @Option(help: "PEM file of CA certificates to trust instead of the system's.")
+    var caBundle: String?
+
+    @Flag(
+        help:
+            "Connect to private, loopback and link-local addresses. Unsafe outside development."
+    )
+    var allowPrivateTargets = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Override DNS for one host, as curl's --resolve (repeatable).",
+            valueName: "host:port:address"
+        )
+    )
+    var resolve: [String] = []
+
+    @Flag(help: "Also send Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature).")
+    var standardWebhooks = false
+
+    func validate() throws {
+        guard (1...10_000).contains(maxInFlight) else { throw ValidationError("--max-in-flight must be 1-10000") }
+        for entry in resolve where entry.split(separator: ":", maxSplits: 2).count != 3 {
+            throw ValidationError("--resolve \(entry): expected host:port:address")
+        }
+    }
+
     func run() async throws {
-        try await runComponent("dispatcher", router: RPCRouter(), options: options)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let process = options.process
+        let logger = process.makeLogger(component: "dispatcher")
+        let path = options.socket ?? process.socketPath(for: "dispatcher")
+        try RunDirectory.prepare(forSocket: path)
+        func client(_ component: String, _ socket: String?) -> RPCClient {
+            var clientLogger = logger
+            clientLogger[metadataKey: "rpc.backend"] = "\(component)"
+            let path = socket ?? process.socketPath(for: component)
+            return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
+        }
+        let store = client("store", storeSocket)
+        let auth = client("auth", authSocket)
+        let http = CurlHTTPClient(
+            configuration: .init(
+                caBundlePath: caBundle,
+                allowInternalAddresses: allowPrivateTargets,
+                resolve: resolve
+            ),
+            logger: logger
+        )
+        let dispatcher = Dispatcher(
+            configuration: .init(
+                workerID: workerId ?? "dispatcher-\(ProcessInfo.processInfo.hostName)-\(getpid())",
+                maximumInFlight: maxInFlight,
+                standardWebhooks: standardWebhooks
+            ),
+            store: store,
+            auth: auth,
+            http: http,
+            logger: logger
+        )
+        let server = RPCServer(
+            configuration: .init(endpoint: .unixSocket(path: path), component: "dispatcher"),
+            router: try dispatcher.router(),
+            logger: logger
+        )
+        // Shutdown runs last to first: the server, then the dispatcher (finishing
+        // in-flight deliveries), then curl and the clients it still needed.
+        try await process.run([store, auth, http, dispatcher, server], logger: logger)
     }
 }
