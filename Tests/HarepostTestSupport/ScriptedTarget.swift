@@ -1,35 +1,34 @@
-import Foundation
-import HarepostTestSupport
+public import Foundation
 import Testing
 
 /// A real HTTPS target (Fixtures/scripted_target.py, a child process) with a
 /// CA and certificate made for the test by openssl. The certificate names
 /// `localhost`, `rebind.test` and 127.0.0.1.
-struct ScriptedTarget: Sendable {
-    let directory: String
-    let port: Int
+public struct ScriptedTarget: Sendable {
+    public let directory: String
+    public let port: Int
     let process: ChildProcessHandle
 
-    var caPath: String { "\(directory)/ca.pem" }
+    public var caPath: String { "\(directory)/ca.pem" }
 
-    func url(_ path: String, host: String = "localhost") -> String { "https://\(host):\(port)\(path)" }
+    public func url(_ path: String, host: String = "localhost") -> String { "https://\(host):\(port)\(path)" }
 
-    struct Request: Sendable {
-        let method: String
-        let path: String
-        let headers: [(String, String)]
-        let body: [UInt8]
-        let at: Double
+    public struct Request: Sendable {
+        public let method: String
+        public let path: String
+        public let headers: [(String, String)]
+        public let body: [UInt8]
+        public let at: Double
         /// The client's port: equal for requests on one (kept-alive) connection.
-        let peerPort: Int
+        public let peerPort: Int
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
     }
 
     /// Requests received so far for `path`, in order.
-    func requests(_ path: String) throws -> [Request] {
+    public func requests(_ path: String) throws -> [Request] {
         let text = (try? String(contentsOfFile: "\(directory)/requests.jsonl", encoding: .utf8)) ?? ""
         return try text.split(separator: "\n").compactMap { line -> Request? in
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -47,7 +46,7 @@ struct ScriptedTarget: Sendable {
         }
     }
 
-    static func withTarget<T: Sendable>(_ body: @Sendable (ScriptedTarget) async throws -> T) async throws -> T {
+    public static func withTarget<T: Sendable>(_ body: @Sendable (ScriptedTarget) async throws -> T) async throws -> T {
         let directory = NSTemporaryDirectory() + "hp-target-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
