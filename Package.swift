@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.5.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
@@ -133,6 +134,9 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -172,8 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HarepostJSONTests",
-            dependencies: ["HarepostJSON", "HarepostProto"],
-            resources: [.copy("Fixtures")],
+            dependencies: ["HarepostJSON", "HarepostProto", "HarepostTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -196,6 +199,23 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostProto",
                 "HarepostJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostGatewayTests",
+            dependencies: [
+                "HarepostGateway",
+                "HarepostTestSupport",
+                "HarepostAuth",
+                "HarepostStore",
+                "HarepostRPC",
+                "HarepostProto",
+                "HarepostJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

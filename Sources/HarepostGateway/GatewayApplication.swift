@@ -6,25 +6,56 @@ public import Logging
 
 /// The public HTTP listener.
 ///
-/// It serves `/healthz` (the process is up) and `/readyz` (every backend answers
-/// its health RPC as serving); the public API routes are served from
-/// `gateway-config/` by the JSON bridge. Every error is `{"error": …}` JSON.
+/// It serves `/healthz` (the process is up), `/readyz` (every backend answers
+/// its health RPC as serving) and every route of the ``RouteMap`` through the
+/// generic ``RouteBridge``. Every error is `{"error": …}` JSON.
 public enum GatewayApplication {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
+        /// Largest request body accepted (413 beyond).
+        public var maximumBodyBytes: Int
+        /// Deadline of each backend call (504 when missed).
+        public var backendTimeout: Duration
+        /// How long an API key's principal is reused before asking auth again.
+        public var authenticationCacheTTL: Duration
 
-        public init(host: String = "127.0.0.1", port: Int = 8080) {
+        public init(
+            host: String = "127.0.0.1",
+            port: Int = 8080,
+            maximumBodyBytes: Int = 1_114_112,
+            backendTimeout: Duration = .seconds(10),
+            authenticationCacheTTL: Duration = .seconds(5)
+        ) {
             self.host = host
             self.port = port
+            self.maximumBodyBytes = maximumBodyBytes
+            self.backendTimeout = backendTimeout
+            self.authenticationCacheTTL = authenticationCacheTTL
         }
     }
 
-    public static func make(configuration: Configuration, backends: GatewayBackends, logger: Logger)
-        -> some ApplicationProtocol
-    {
+    public static func make(
+        configuration: Configuration,
+        routes: RouteMap,
+        backends: GatewayBackends,
+        logger: Logger
+    ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        router.add(
+            middleware: RouteBridge(
+                map: routes,
+                backends: backends,
+                authenticator: Authenticator(
+                    auth: backends.auth,
+                    timeToLive: configuration.authenticationCacheTTL,
+                    timeout: configuration.backendTimeout
+                ),
+                limiter: RateLimiter(),
+                configuration: configuration
+            )
+        )
         router.get("/healthz") { _, _ in
             JSONResponse.make(.ok, .object([("status", .string("ok"))]))
         }

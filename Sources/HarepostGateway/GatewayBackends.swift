@@ -1,6 +1,7 @@
 public import HarepostRPC
 
-/// The RPC services the gateway forwards to, one multiplexed client each.
+/// The RPC services the gateway forwards to, one multiplexed client each,
+/// by backend name (`auth`, `store`, …; see ``RouteMap``).
 public struct GatewayBackends: Sendable {
     public let auth: RPCClient
     public let store: RPCClient
@@ -10,5 +11,11 @@ public struct GatewayBackends: Sendable {
         self.store = store
     }
 
+    public var names: Set<String> { Set(all.map(\.name)) }
+
     var all: [(name: String, client: RPCClient)] { [("auth", auth), ("store", store)] }
+
+    func client(_ name: String) -> RPCClient? {
+        all.first { $0.name == name }?.client
+    }
 }

@@ -1,15 +1,15 @@
 import Foundation
 import HarepostJSON
 import HarepostProto
+import HarepostTestSupport
 import Testing
 
-/// The seed documents' example responses, copied into Fixtures/, must come back
+/// The seed documents' example responses, copied into HarepostTestSupport's Fixtures/, must come back
 /// out of the bridge unchanged: same keys, same order, same types, same nulls.
 @Suite("Golden seed responses")
 struct GoldenSeedTests {
     static func fixture(_ name: String) throws -> [UInt8] {
-        let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"))
-        return Array(try Data(contentsOf: url))
+        try TestFixtures.json(name)
     }
 
     /// fixture JSON → message → wire bytes → message → JSON, compared with the fixture.

@@ -51,7 +51,7 @@ public struct ScriptedTarget: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await makeCertificates(in: directory)
-        let script = Bundle.module.path(forResource: "scripted_target", ofType: "py", inDirectory: "Fixtures")!
+        let script = try #require(TestFixtures.url("scripted_target", extension: "py")).path
         let process = try ChildProcessHandle.start(
             URL(fileURLWithPath: "/usr/bin/env"),
             [

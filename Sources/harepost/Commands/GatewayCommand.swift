@@ -21,10 +21,27 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The store component's socket (default: <run-dir>/store.sock).")
     var storeSocket: String?
 
+    @Option(help: "The route map: each public route and the RPC it calls.")
+    var routes: String = "gateway-config/routes.json"
+
+    @Option(help: "Largest request body accepted, in bytes (413 beyond).")
+    var maxBodyBytes: Int = 1_114_112
+
+    @Option(help: "Deadline of each backend call, in milliseconds (504 when missed).")
+    var backendTimeoutMs: Int = 10_000
+
+    @Option(help: "Seconds an API key's account is reused before asking auth again (revocation delay).")
+    var authCacheSeconds: Int = 5
+
     @OptionGroup var process: ProcessOptions
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
+        guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard backendTimeoutMs > 0 else { throw ValidationError("--backend-timeout-ms must be positive") }
+        guard (0...3600).contains(authCacheSeconds) else {
+            throw ValidationError("--auth-cache-seconds must be 0-3600")
+        }
     }
 
     func run() async throws {
@@ -37,8 +54,21 @@ struct GatewayCommand: AsyncParsableCommand {
             return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
         }
         let backends = GatewayBackends(auth: client("auth", authSocket), store: client("store", storeSocket))
+        let routeMap: RouteMap
+        do {
+            routeMap = try RouteMap.load(path: routes, backends: backends.names)
+        } catch {
+            throw ValidationError("invalid route map: \(error)")
+        }
         let application = GatewayApplication.make(
-            configuration: .init(host: host, port: port),
+            configuration: .init(
+                host: host,
+                port: port,
+                maximumBodyBytes: maxBodyBytes,
+                backendTimeout: .milliseconds(backendTimeoutMs),
+                authenticationCacheTTL: .seconds(authCacheSeconds)
+            ),
+            routes: routeMap,
             backends: backends,
             logger: logger
         )

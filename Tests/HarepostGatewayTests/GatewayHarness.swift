@@ -1,0 +1,159 @@
+import Foundation
+import HTTPTypes
+import HarepostAuth
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+import HarepostStore
+import HarepostTestSupport
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+@testable import HarepostGateway
+
+/// The real gateway (live HTTP on a free port) in front of real auth and store
+/// RPC services (SQLite in a temp dir), with one account and its API key.
+struct GatewayHarness: Sendable {
+    let client: any TestClientProtocol
+    let auth: RPCClient
+    let accountID: String
+    let apiKey: String
+    let signingSecret: String
+    let storeDirectory: String
+
+    /// The route map in this checkout.
+    static let routesPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../gateway-config/routes.json").standardized.path
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "harepost.gateway.tests")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    static func with<T: Sendable>(
+        openSignup: Bool = false,
+        configuration: GatewayApplication.Configuration = .init(port: 0),
+        _ body: @Sendable (GatewayHarness) async throws -> T
+    ) async throws -> T {
+        try await withRPCService(component: "auth") { directory in
+            try AuthService(
+                database: try AuthDatabase(path: "\(directory)/auth.sqlite"),
+                configuration: .init(openSignup: openSignup)
+            ).router()
+        } _: { _, auth in
+            let account = try await auth.call(
+                "harepost.auth.v1.Auth/CreateAccount",
+                try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("Gateway tests")])
+            )
+            return try await withRPCService(component: "store") { directory in
+                try StoreService(
+                    sqlitePath: "\(directory)/store.sqlite",
+                    configuration: .init(allowPrivateTargets: true, trustAllDomains: true)
+                ).router()
+            } _: { storeDirectory, store in
+                let application = GatewayApplication.make(
+                    configuration: configuration,
+                    routes: try RouteMap.load(path: routesPath, backends: ["auth", "store"]),
+                    backends: GatewayBackends(auth: auth, store: store),
+                    logger: quietLogger
+                )
+                return try await application.test(.live) { client in
+                    try await body(
+                        GatewayHarness(
+                            client: client,
+                            auth: auth,
+                            accountID: account.string("id") ?? "",
+                            apiKey: account.string("api_key") ?? "",
+                            signingSecret: account.string("signing_secret") ?? "",
+                            storeDirectory: storeDirectory
+                        )
+                    )
+                }
+            }
+        }
+    }
+
+    struct Reply: Sendable {
+        let status: Int
+        let headers: HTTPFields
+        let bytes: [UInt8]
+        var json: JSONValue { (try? JSONParser.parse(bytes)) ?? .null }
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+        func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+    }
+
+    enum Credential {
+        case account
+        case key(String?)
+        case anonymous
+    }
+
+    /// Makes a request with this account's key (unless `key` says otherwise).
+    func request(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        json: String? = nil,
+        as credential: Credential = .account,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        switch credential {
+        case .account: headers[.authorization] = "Bearer \(apiKey)"
+        case .key(let given): headers[.authorization] = "Bearer \(given ?? "")"
+        case .anonymous: break
+        }
+        if json != nil { headers[.contentType] = "application/json" }
+        let response = try await client.executeRequest(
+            uri: uri,
+            method: method,
+            headers: headers,
+            body: json.map { ByteBuffer(string: $0) }
+        )
+        return Reply(status: Int(response.status.code), headers: response.headers, bytes: Array(buffer: response.body))
+    }
+}
+
+extension JSONValue {
+    subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    var keys: [String] {
+        guard case .object(let members) = self else { return [] }
+        return members.map(\.key)
+    }
+}
+
+/// Whether `live` has the seed's shape: the same keys in the same order, and
+/// where both sides hold a value, the same JSON type (recursively; an array is
+/// compared by its first elements). A seed `null` admits any value and a live
+/// `null` is allowed where the seed documents a nullable field.
+func expectSameShape(
+    _ live: JSONValue,
+    as seed: JSONValue,
+    at path: String = "$",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    switch (live, seed) {
+    case (.object(let a), .object(let b)):
+        #expect(a.map(\.key) == b.map(\.key), "keys at \(path)", sourceLocation: sourceLocation)
+        for (key, value) in a {
+            if let expected = b.first(where: { $0.key == key })?.value {
+                expectSameShape(value, as: expected, at: "\(path).\(key)", sourceLocation: sourceLocation)
+            }
+        }
+    case (.array(let a), .array(let b)):
+        if let first = a.first, let expected = b.first {
+            expectSameShape(first, as: expected, at: "\(path)[0]", sourceLocation: sourceLocation)
+        }
+    case (.null, _), (_, .null), (.string, .string), (.bool, .bool), (.integer, .integer), (.integer, .double),
+        (.double, .double), (.double, .integer):
+        break
+    default:
+        Issue.record("type at \(path): \(live) vs seed \(seed)", sourceLocation: sourceLocation)
+    }
+}
