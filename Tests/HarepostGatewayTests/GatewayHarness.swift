@@ -18,6 +18,7 @@ import Testing
 struct GatewayHarness: Sendable {
     let client: any TestClientProtocol
     let auth: RPCClient
+    let store: RPCClient
     let accountID: String
     let apiKey: String
     let signingSecret: String
@@ -65,6 +66,7 @@ struct GatewayHarness: Sendable {
                         GatewayHarness(
                             client: client,
                             auth: auth,
+                            store: store,
                             accountID: account.string("id") ?? "",
                             apiKey: account.string("api_key") ?? "",
                             signingSecret: account.string("signing_secret") ?? "",
