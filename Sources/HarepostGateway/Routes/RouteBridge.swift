@@ -157,7 +157,7 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
                     detail: "\(parameter) is given more than once"
                 )
             }
-            let text = String(value).removingPercentEncoding ?? String(value)
+            let text = String(value)  // already percent-decoded by Hummingbird
             do {
                 try message.set(field.name, try ProtoJSON.decodeText(text, for: field, path: parameter))
             } catch let error as JSONBridgeError {
