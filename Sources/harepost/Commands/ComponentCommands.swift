@@ -146,14 +146,8 @@ struct DispatcherCommand: AsyncParsableCommand {
         let logger = process.makeLogger(component: "dispatcher")
         let path = options.socket ?? process.socketPath(for: "dispatcher")
         try RunDirectory.prepare(forSocket: path)
-        func client(_ component: String, _ socket: String?) -> RPCClient {
-            var clientLogger = logger
-            clientLogger[metadataKey: "rpc.backend"] = "\(component)"
-            let path = socket ?? process.socketPath(for: component)
-            return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
-        }
-        let store = client("store", storeSocket)
-        let auth = client("auth", authSocket)
+        let store = process.makeClient("store", socket: storeSocket, logger: logger)
+        let auth = process.makeClient("auth", socket: authSocket, logger: logger)
         let http = CurlHTTPClient(
             configuration: .init(
                 caBundlePath: caBundle,

@@ -26,6 +26,15 @@ struct ProcessOptions: ParsableArguments {
         "\(runDir)/\(component).sock"
     }
 
+    /// An RPC client for `component` at `socket` (default: its socket in the run
+    /// directory), logging with `logger` tagged by the backend's name.
+    func makeClient(_ component: String, socket: String?, logger: Logger) -> RPCClient {
+        var clientLogger = logger
+        clientLogger[metadataKey: "rpc.backend"] = "\(component)"
+        let path = socket ?? socketPath(for: component)
+        return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
+    }
+
     func makeLogger(component: String) -> Logger {
         var logger = Logger(label: "harepost.\(component)")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info

@@ -47,13 +47,10 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = process.makeLogger(component: "gateway")
-        func client(_ component: String, _ socket: String?) -> RPCClient {
-            var clientLogger = logger
-            clientLogger[metadataKey: "rpc.backend"] = "\(component)"
-            let path = socket ?? process.socketPath(for: component)
-            return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
-        }
-        let backends = GatewayBackends(auth: client("auth", authSocket), store: client("store", storeSocket))
+        let backends = GatewayBackends(
+            auth: process.makeClient("auth", socket: authSocket, logger: logger),
+            store: process.makeClient("store", socket: storeSocket, logger: logger)
+        )
         let routeMap: RouteMap
         do {
             routeMap = try RouteMap.load(path: routes, backends: backends.names)
