@@ -141,6 +141,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs the components as child processes and restarts any that dies (`harepost up`).
+        .target(
+            name: "HarepostSupervisor",
+            dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "harepost",
             dependencies: [
@@ -151,6 +161,7 @@ let package = Package(
                 "HarepostStore",
                 "HarepostDispatcher",
                 "HarepostCurl",
+                "HarepostSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -245,6 +256,16 @@ let package = Package(
                 "HarepostProto",
                 "HarepostJSON",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HarepostSupervisorTests",
+            dependencies: [
+                "HarepostSupervisor",
+                "HarepostTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,6 +6,7 @@ struct Harepost: AsyncParsableCommand {
         commandName: "harepost",
         abstract: "A self-hosted webhook delivery platform.",
         subcommands: [
+            UpCommand.self,
             AuthCommand.self,
             StoreCommand.self,
             DispatcherCommand.self,

@@ -42,7 +42,7 @@ struct AuthCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try DataDirectory.prepare(dataDir)
+        try PrivateDirectory.prepare(dataDir)
         let database = try AuthDatabase(path: "\(dataDir)/auth.sqlite")
         let service = AuthService(
             database: database,
@@ -80,7 +80,7 @@ struct StoreCommand: AsyncParsableCommand {
     var trustAllDomains = false
 
     func run() async throws {
-        try DataDirectory.prepare(dataDir)
+        try PrivateDirectory.prepare(dataDir)
         let service = try StoreService(
             sqlitePath: "\(dataDir)/store.sqlite",
             configuration: .init(
@@ -145,7 +145,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         let process = options.process
         let logger = process.makeLogger(component: "dispatcher")
         let path = options.socket ?? process.socketPath(for: "dispatcher")
-        try RunDirectory.prepare(forSocket: path)
+        try PrivateDirectory.prepare(forSocket: path)
         let store = process.makeClient("store", socket: storeSocket, logger: logger)
         let auth = process.makeClient("auth", socket: authSocket, logger: logger)
         let http = CurlHTTPClient(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HarepostRPC
+import HarepostSupervisor
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -43,10 +44,21 @@ struct ProcessOptions: ParsableArguments {
     }
 
     /// Runs `services` until SIGTERM/SIGINT, then shuts them down gracefully
-    /// (the last service first).
+    /// (the last service first). Under `harepost up`, also when the supervisor dies.
     func run(_ services: [any Service], logger: Logger) async throws {
+        try await run(services.map { .init(service: $0) }, logger: logger)
+    }
+
+    func run(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
+        var serviceConfigurations = services
+        if let watch = SupervisorWatch(logger: logger) {
+            serviceConfigurations.insert(
+                .init(service: watch, successTerminationBehavior: .gracefullyShutdownGroup),
+                at: 0
+            )
+        }
         var configuration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) },
+            services: serviceConfigurations,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -68,7 +80,7 @@ func runComponent(_ component: String, router: RPCRouter, options: ComponentOpti
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
     let logger = options.process.makeLogger(component: component)
     let path = options.socket ?? options.process.socketPath(for: component)
-    try RunDirectory.prepare(forSocket: path)
+    try PrivateDirectory.prepare(forSocket: path)
     let server = RPCServer(
         configuration: .init(endpoint: .unixSocket(path: path), component: component),
         router: router,
