@@ -4,6 +4,7 @@ import HarepostJSON
 import HarepostProto
 import HarepostRPC
 import Logging
+import ServiceLifecycle
 
 /// How operator commands reach a component: its socket, and output format.
 struct OperatorOptions: ParsableArguments {
@@ -36,23 +37,12 @@ func operatorCall(
     var metadata: [String: String] = [:]
     if let account { metadata[RPCMetadataKey.accountID] = account }
     let options = RPCCallOptions(timeout: .milliseconds(Int64(timeout * 1000)), metadata: metadata)
-    let result = await withTaskGroup(of: Result<ProtoMessage, RPCError>?.self) { group in
-        group.addTask {
-            try? await client.run()
-            return nil
+    let result = await whileRunning(client) { () async -> Result<ProtoMessage, RPCError> in
+        do throws(RPCError) {
+            return .success(try await client.call(path, request, options: options))
+        } catch {
+            return .failure(error)
         }
-        group.addTask {
-            do throws(RPCError) {
-                return .success(try await client.call(path, request, options: options))
-            } catch {
-                return .failure(error)
-            }
-        }
-        defer { group.cancelAll() }
-        while let next = await group.next() {
-            if let next { return next }
-        }
-        return .failure(RPCError.unavailable("no answer"))
     }
     switch result {
     case .success(let response):
@@ -61,6 +51,13 @@ func operatorCall(
         printError("error: \(error.message) (\(error.code))")
         throw ExitCode(error.code == .unavailable ? 69 : 1)
     }
+}
+
+/// Runs `service` (a client's connection loop or curl's thread) only while `body` runs.
+func whileRunning<T: Sendable>(_ service: some Service, _ body: @Sendable () async -> T) async -> T {
+    // Leaving the scope cancels the service's task and waits for it.
+    async let running: Void = { try? await service.run() }()
+    return await body()
 }
 
 /// Prints `message` as JSON, or `human()` for people.
