@@ -202,6 +202,10 @@ public final class RPCServer: Service {
                             self.endCall(on: id)
                         }
                     }
+                    // The peer is gone: nobody can receive the answers of the
+                    // calls still running (a dispatcher's long poll, say), so
+                    // cancel them instead of letting them hold a drain up.
+                    group.cancelAll()
                 }
             }
         } catch {

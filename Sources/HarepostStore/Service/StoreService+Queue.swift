@@ -1,6 +1,7 @@
 import Foundation
 import HarepostProto
 import HarepostRPC
+import ServiceLifecycle
 
 extension StoreService {
     static let maximumTasksPerClaim = 1000
@@ -25,7 +26,7 @@ extension StoreService {
                 leaseMarginMilliseconds: configuration.leaseMarginMilliseconds
             )
             let remaining = giveUp - .now
-            if !leased.isEmpty || remaining <= .zero || Task.isCancelled {
+            if !leased.isEmpty || remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully {
                 var response = try ProtoMessage("harepost.store.v1.ClaimDueResponse")
                 try response.set("tasks", values: try leased.map { .message(try Self.task($0)) })
                 return response
@@ -35,7 +36,9 @@ extension StoreService {
             if let next = try await engine.nextDueTime(now: now) {
                 nap = min(nap, .milliseconds(max(1, next - now)))
             }
-            await due.wait(since: generation, atMost: nap)
+            // A draining store answers its long polls at once, so it can stop.
+            let napTime = nap
+            _ = try? await cancelWhenGracefulShutdown { await self.due.wait(since: generation, atMost: napTime) }
         }
     }
 
