@@ -175,6 +175,7 @@ let package = Package(
             name: "HarepostTestSupport",
             dependencies: [
                 "HarepostRPC",
+                "HarepostJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/HarepostTestSupport",
@@ -256,6 +257,7 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostProto",
                 "HarepostJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -275,6 +275,10 @@ public final class RPCServer: Service {
         } catch let error as RPCError {
             logger.debug("rpc call failed", metadata: ["rpc.code": "\(error.code)", "error": "\(error.message)"])
             return .response(callID: request.callID, error: error)
+        } catch is CancellationError {
+            // The caller left (or the server stopped); nobody reads this answer.
+            logger.debug("rpc call cancelled")
+            return .response(callID: request.callID, error: RPCError(.cancelled, "call cancelled"))
         } catch {
             logger.error("rpc handler failed", metadata: ["error": "\(error)"])
             return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
