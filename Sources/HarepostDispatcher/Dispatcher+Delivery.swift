@@ -8,11 +8,22 @@ import NIOConcurrencyHelpers
 extension Dispatcher {
     /// One attempt of one task, from request to recorded result.
     func deliver(_ task: DeliveryTask) async {
-        statistics.withLockedValue { $0.inFlight += 1 }
-        defer { statistics.withLockedValue { $0.inFlight -= 1 } }
+        DispatcherMetrics.recordInFlight(
+            statistics.withLockedValue {
+                $0.inFlight += 1; return $0.inFlight
+            }
+        )
+        defer {
+            DispatcherMetrics.recordInFlight(
+                statistics.withLockedValue {
+                    $0.inFlight -= 1; return $0.inFlight
+                }
+            )
+        }
         var logger = self.logger
         logger[metadataKey: "delivery.id"] = "\(task.queueID)"
         logger[metadataKey: "delivery.attempt"] = "\(task.attemptNumber)"
+        if let requestID = task.requestID { logger[metadataKey: "request.id"] = "\(requestID)" }
 
         let startedAt = Date().unixMilliseconds
         var signingSecrets: [String]?
@@ -68,6 +79,7 @@ extension Dispatcher {
         statistics.withLockedValue {
             if decision.outcome == "delivered" { $0.attemptsDelivered += 1 } else { $0.attemptsFailed += 1 }
         }
+        DispatcherMetrics.recordAttempt(status: decision.newStatus, milliseconds: result.durationMilliseconds)
         logger.debug(
             "attempt finished",
             metadata: [
@@ -150,7 +162,10 @@ extension Dispatcher {
                 _ = try await store.call(
                     "harepost.store.v1.Store/RecordAttempt",
                     request,
-                    options: RPCCallOptions(timeout: .seconds(5))
+                    options: RPCCallOptions(
+                        timeout: .seconds(5),
+                        metadata: task.requestID.map { [RPCMetadataKey.requestID: $0] } ?? [:]
+                    )
                 )
                 if pending { logger.info("attempt recorded after the store came back") }
                 return

@@ -3,6 +3,7 @@ import HarepostProto
 import HarepostRPC
 public import Hummingbird
 public import Logging
+import NIOCore
 
 /// The public HTTP listener.
 ///
@@ -35,10 +36,13 @@ public enum GatewayApplication {
         }
     }
 
+    /// - Parameter metrics: this process's own metrics in the Prometheus text
+    ///   format, merged into `/metrics` with every component's.
     public static func make(
         configuration: Configuration,
         routes: RouteMap,
         backends: GatewayBackends,
+        metrics: (@Sendable () -> String)? = nil,
         logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router()
@@ -62,6 +66,9 @@ public enum GatewayApplication {
         router.get("/readyz") { _, _ in
             await readiness(of: backends)
         }
+        router.get("/metrics") { _, _ in
+            await mergedMetrics(own: metrics, backends: backends)
+        }
         return Application(
             router: router,
             configuration: .init(
@@ -69,6 +76,31 @@ public enum GatewayApplication {
                 serverName: "harepost"
             ),
             logger: logger
+        )
+    }
+
+    /// Every component's metrics (each asked over its Metrics RPC), merged.
+    static func mergedMetrics(own: (@Sendable () -> String)?, backends: GatewayBackends) async -> Response {
+        let scraped = await withTaskGroup(of: MetricsExposition.Source.self) { group in
+            for (name, client) in backends.components {
+                group.addTask {
+                    let answer = try? await client.call(
+                        "harepost.rpc.v1.Metrics/Scrape",
+                        try! ProtoMessage("harepost.rpc.v1.MetricsScrapeRequest"),
+                        options: RPCCallOptions(timeout: .seconds(2), idempotent: true)
+                    )
+                    return MetricsExposition.Source(component: name, text: answer?.string("text"))
+                }
+            }
+            var sources: [MetricsExposition.Source] = []
+            for await source in group { sources.append(source) }
+            return sources.sorted { $0.component < $1.component }
+        }
+        let sources = (own.map { [MetricsExposition.Source(component: "gateway", text: $0())] } ?? []) + scraped
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: MetricsExposition.merge(sources)))
         )
     }
 

@@ -138,7 +138,7 @@ public final class Supervisor: Service, Sendable {
             if ContinuousClock.now - started >= configuration.stableAfter { backoff = configuration.initialBackoff }
             logger.warning(
                 "exited; restarting",
-                metadata: ["process.exit": "\(exit)", "supervisor.backoff_ms": "\(backoff.milliseconds)"]
+                metadata: ["process.exit": "\(exit)", "supervisor.backoff_ms": "\(Int(backoff / .milliseconds(1)))"]
             )
             guard await pause(backoff) else { return }
             backoff = min(backoff * 2, configuration.maximumBackoff)
@@ -208,12 +208,5 @@ public final class Supervisor: Service, Sendable {
     private func removePIDFile(_ name: String) {
         guard let directory = configuration.pidDirectory else { return }
         try? FileManager.default.removeItem(atPath: "\(directory)/\(name).pid")
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

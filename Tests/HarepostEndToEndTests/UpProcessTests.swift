@@ -159,6 +159,24 @@ struct UpProcessTests {
                 )
                 #expect(signature.hasSuffix("v1=" + mac.map { String(format: "%02x", $0) }.joined()))
 
+                // One scrape of the gateway covers every component.
+                var scrape = URLRequest(url: URL(string: up.base + "/metrics")!)
+                scrape.timeoutInterval = 10
+                let (data, _) = try await URLSession.shared.data(for: scrape)
+                let metrics = String(decoding: data, as: UTF8.self)
+                for line in [
+                    #"harepost_component_up{component="auth"} 1"#,
+                    #"harepost_component_up{component="store"} 1"#,
+                    #"harepost_component_up{component="dispatcher"} 1"#,
+                    #"harepost_component_up{component="gateway"} 1"#,
+                    #"harepost_delivery_attempts_total{component="dispatcher",status="delivered"} 1"#,
+                    #"harepost_http_request_duration_seconds_count{component="gateway",route="send",status="202"} 1"#,
+                    #"harepost_queue_pending{component="store"} 0.0"#,
+                    #"harepost_rpc_server_duration_seconds_count{component="store",method="harepost.store.v1.Store/Send",code="OK"} 1"#,
+                ] {
+                    #expect(metrics.split(separator: "\n").contains(Substring(line)), "missing \(line)")
+                }
+
                 // The operator CLI shows the same delivery.
                 let cli = try await runChildProcess(
                     harepostBinary,

@@ -32,7 +32,8 @@ struct GroupCommitTests {
                         destinationOrigin: "https://your-app.com",
                         destinationName: "https://your-app.com",
                         connectionName: "your-app.com",
-                        createdAt: 1
+                        createdAt: 1,
+                        requestID: nil
                     )
                     return try await engine.insert(delivery).record.queueID
                 }

@@ -28,15 +28,15 @@ struct StoreHarness: Sendable {
         _ request: ProtoMessage,
         account: String = "acct_a",
         environment: String = "live",
-        timeout: Duration = .seconds(10)
+        timeout: Duration = .seconds(10),
+        requestID: String? = nil
     ) async throws(RPCError) -> ProtoMessage {
-        try await client.call(
+        var metadata = [RPCMetadataKey.accountID: account, RPCMetadataKey.environment: environment]
+        metadata[RPCMetadataKey.requestID] = requestID
+        return try await client.call(
             "harepost.store.v1.Store/\(method)",
             request,
-            options: .init(
-                timeout: timeout,
-                metadata: [RPCMetadataKey.accountID: account, RPCMetadataKey.environment: environment]
-            )
+            options: .init(timeout: timeout, metadata: metadata)
         )
     }
 

@@ -193,6 +193,20 @@ struct StoreServiceTests {
         }
     }
 
+    /// The send's request id travels with the delivery to the dispatcher, so
+    /// the logs of its attempts carry the same request.id as the gateway's.
+    @Test func theSendsRequestIDComesBackWithTheClaimedTask() async throws {
+        try await StoreHarness.withStore { store in
+            let request = try store.sendRequest(#"{"target": "https://your-app.com/a"}"#)
+            let traced = try await store.call("Send", request, requestID: "req-7f3a").string("queue_id")
+            let untraced = try await store.call("Send", request).string("queue_id")
+            let tasks = try await store.claim()
+            let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.string("queue_id") ?? "", $0) })
+            #expect(byID[traced ?? ""]?.string("request_id") == "req-7f3a")
+            #expect(byID[untraced ?? ""].map { $0.has("request_id") } == false)
+        }
+    }
+
     @Test func claimAnswersAsSoonAsWorkIsDue() async throws {
         try await StoreHarness.withStore { store in
             async let claimed = store.claim(waitMilliseconds: 10_000)

@@ -39,6 +39,8 @@ static const ProtobufCMessageDescriptor *const messages[] = {
   &harepost__rpc__v1__envelope__metadata_entry__descriptor,
   &harepost__rpc__v1__health_check_request__descriptor,
   &harepost__rpc__v1__health_check_response__descriptor,
+  &harepost__rpc__v1__metrics_scrape_request__descriptor,
+  &harepost__rpc__v1__metrics_scrape_response__descriptor,
   &harepost__store__v1__delivery_policy__descriptor,
   &harepost__store__v1__dns_record__descriptor,
   &harepost__store__v1__domain__descriptor,
@@ -79,6 +81,7 @@ static const ProtobufCServiceDescriptor *const services[] = {
   &harepost__auth__v1__auth__descriptor,
   &harepost__dispatcher__v1__dispatcher__descriptor,
   &harepost__rpc__v1__health__descriptor,
+  &harepost__rpc__v1__metrics__descriptor,
   &harepost__store__v1__store__descriptor,
 };
 

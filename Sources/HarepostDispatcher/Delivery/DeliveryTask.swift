@@ -13,6 +13,8 @@ struct DeliveryTask: Sendable {
     let headers: [String: String]
     let body: [UInt8]
     let idempotencyKey: String?
+    /// The originating send's request id, carried into logs and the record call.
+    let requestID: String?
     let sign: Bool
     let policy: RetryPolicy
     let timeoutMilliseconds: Int64
@@ -29,6 +31,7 @@ struct DeliveryTask: Sendable {
         headers = message.stringMap("headers")
         body = message["body"]?.bytesValue ?? []
         idempotencyKey = message.has("idempotency_key") ? message.string("idempotency_key") : nil
+        requestID = message.has("request_id") ? message.string("request_id") : nil
         sign = message.bool("sign") ?? false
         // The store resolves and clamps every policy field; these defaults only
         // guard against a task from an older store that left one out.

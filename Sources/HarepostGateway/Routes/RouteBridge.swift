@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import HarepostJSON
@@ -36,6 +37,7 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             response.headers[.allow] = allowed.joined(separator: ", ")
             return response
         case .route(let route, let pathValues):
+            let started = ContinuousClock.now
             let requestID =
                 request.headers[Self.requestIDHeader].flatMap { $0.utf8.count <= 128 ? $0 : nil }
                 ?? UUID().uuidString.lowercased()
@@ -52,6 +54,17 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
                 }
             }
             response.headers[Self.requestIDHeader] = requestID
+            let elapsed = ContinuousClock.now - started
+            Timer(
+                label: "harepost_http_request_duration_seconds",
+                dimensions: [("route", route.name), ("status", "\(response.status.code)")]
+            ).recordNanoseconds(elapsed.nanoseconds)
+            logger.debug(
+                "request served",
+                metadata: [
+                    "http.status": "\(response.status.code)", "http.duration_us": "\(elapsed.nanoseconds / 1000)",
+                ]
+            )
             return response
         }
     }

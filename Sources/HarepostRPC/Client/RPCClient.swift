@@ -96,6 +96,20 @@ public final class RPCClient: Service, Sendable {
     public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions = RPCCallOptions())
         async throws(RPCError) -> ProtoMessage
     {
+        let started = ContinuousClock.now
+        do {
+            let response = try await perform(path, request, options: options)
+            RPCMetrics.recordClientCall(path, code: .ok, since: started)
+            return response
+        } catch {
+            RPCMetrics.recordClientCall(path, code: error.code, since: started)
+            throw error
+        }
+    }
+
+    private func perform(_ path: String, _ request: ProtoMessage, options: RPCCallOptions)
+        async throws(RPCError) -> ProtoMessage
+    {
         guard let method = ServiceDescriptor.method(path: path) else {
             throw RPCError(.unimplemented, "no RPC method \(path) in the compiled proto contracts")
         }

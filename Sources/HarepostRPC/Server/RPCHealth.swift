@@ -1,3 +1,4 @@
+import Foundation
 import HarepostProto
 
 /// The health method every server answers.
@@ -10,6 +11,7 @@ enum RPCHealth {
         try! response.set("component", .string(component))
         try! response.set("version", .string(version))
         try! response.set("in_flight", .uint64(UInt64(max(0, inFlight))))
+        try! response.set("pid", .int32(getpid()))
         return response
     }
 }

@@ -221,6 +221,7 @@ public final class RPCServer: Service {
             guard !state.draining else { return false }
             state.connections[connection]?.inFlight += 1
             state.inFlight += 1
+            RPCMetrics.recordServerInFlight(state.inFlight)
             return true
         }
     }
@@ -228,6 +229,7 @@ public final class RPCServer: Service {
     private func endCall(on connection: ObjectIdentifier) {
         let idleWhileDraining = state.withLockedValue { state -> (any Channel)? in
             state.inFlight -= 1
+            RPCMetrics.recordServerInFlight(state.inFlight)
             guard var entry = state.connections[connection] else { return nil }
             entry.inFlight -= 1
             state.connections[connection] = entry
@@ -236,8 +238,26 @@ public final class RPCServer: Service {
         idleWhileDraining?.close(promise: nil)
     }
 
-    /// Runs one call to its response envelope; never throws.
+    /// Runs one call to its response envelope, and measures it; never throws.
     private func answer(_ request: RPCEnvelope) async -> RPCEnvelope {
+        let started = ContinuousClock.now
+        let response = await respond(to: request)
+        RPCMetrics.recordServerCall(request.method, code: response.code, since: started)
+        if logger.logLevel <= .debug {
+            var logger = self.logger
+            logger[metadataKey: "request.id"] = request.metadata[RPCMetadataKey.requestID].map { "\($0)" }
+            logger.debug(
+                "rpc call answered",
+                metadata: [
+                    "rpc.method": "\(request.method)", "rpc.code": "\(response.code)",
+                    "rpc.duration_us": "\((ContinuousClock.now - started).nanoseconds / 1000)",
+                ]
+            )
+        }
+        return response
+    }
+
+    private func respond(to request: RPCEnvelope) async -> RPCEnvelope {
         var logger = self.logger
         logger[metadataKey: "rpc.method"] = "\(request.method)"
         if let requestID = request.metadata[RPCMetadataKey.requestID] {

@@ -30,6 +30,8 @@ protocol StorageEngine: Sendable {
     func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery]
     /// When the earliest delivery that is not leased becomes due (nil: none queued).
     func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds?
+    /// How much work is waiting: for metrics.
+    func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord
 }

@@ -39,6 +39,8 @@ struct NewDelivery: Sendable {
     let destinationName: String
     let connectionName: String
     let createdAt: UnixMilliseconds
+    /// The send's request id (X-Request-Id at the gateway), for logs.
+    let requestID: String?
 }
 
 /// A stored delivery, as lookups and the queue see it.
@@ -59,6 +61,7 @@ struct DeliveryRecord: Sendable {
     let createdAt: UnixMilliseconds
     let updatedAt: UnixMilliseconds
     let nextTrigger: String
+    let requestID: String?
 }
 
 /// One attempt as stored.
@@ -133,4 +136,14 @@ enum StorageError: Error, Equatable {
     case leaseNotHeld
     /// The delivery is not in a state that allows the change.
     case invalidState(String)
+}
+
+/// The deliveries not yet in a terminal status.
+public struct QueueDepth: Sendable, Equatable {
+    /// Every delivery still to be attempted (queued, retrying, or leased).
+    public var pending: Int
+    /// Pending and due now but not leased: the dispatchers' backlog.
+    public var due: Int
+    /// Being attempted by a dispatcher right now.
+    public var leased: Int
 }

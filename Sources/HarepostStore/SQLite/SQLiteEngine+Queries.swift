@@ -104,15 +104,16 @@ extension SQLiteEngine {
                     INSERT INTO deliveries (
                         id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
                         max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-                        connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial')
+                        connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger,
+                        request_id
+                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial', ?)
                     """,
                 arguments: [
                     delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
                     Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
                     policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
                     policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, connectionID, destinationID,
-                    delivery.createdAt, delivery.createdAt, delivery.createdAt,
+                    delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
                 ]
             )
             let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [delivery.queueID])!
@@ -269,6 +270,22 @@ extension SQLiteEngine {
         }
     }
 
+    func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT count(*) AS pending,
+                           coalesce(sum(lease_expires_at > :now), 0) AS leased,
+                           coalesce(sum(max(next_attempt_at, coalesce(lease_expires_at, 0)) <= :now), 0) AS due
+                    FROM deliveries WHERE next_attempt_at IS NOT NULL
+                    """,
+                arguments: ["now": now]
+            )
+            return QueueDepth(pending: row?["pending"] ?? 0, due: row?["due"] ?? 0, leased: row?["leased"] ?? 0)
+        }
+    }
+
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     {
         try await commits.write { db in
@@ -362,7 +379,8 @@ extension SQLiteEngine {
             lastStatus: row["last_status"],
             createdAt: row["created_at"],
             updatedAt: row["updated_at"],
-            nextTrigger: row["next_trigger"]
+            nextTrigger: row["next_trigger"],
+            requestID: row["request_id"]
         )
     }
 

@@ -113,6 +113,9 @@ final class SQLiteEngine: StorageEngine {
                     """
             )
         }
+        migrator.registerMigration("2-delivery-request-id") { db in
+            try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN request_id TEXT")
+        }
         return migrator
     }
 }

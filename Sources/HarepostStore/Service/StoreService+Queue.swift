@@ -66,6 +66,7 @@ extension StoreService {
                 "attempt_number": .int32(Int32(clamping: delivery.attempts + 1)), "target": .string(delivery.target),
                 "method": .string(delivery.method), "body": .bytes(delivery.body),
                 "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string), "sign": .bool(delivery.sign),
+                "request_id": delivery.requestID.map(ProtoValue.string),
                 "delivery": .message(policy), "created_at": .timestamp(unixMilliseconds: delivery.createdAt),
             ]
         )

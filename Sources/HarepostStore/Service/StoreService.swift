@@ -211,7 +211,8 @@ public struct StoreService: Sendable {
             destinationOrigin: target.origin,
             destinationName: target.origin,
             connectionName: target.host,
-            createdAt: now
+            createdAt: now,
+            requestID: context.requestID
         )
         let (record, created) = try await engine.insert(delivery)
         if created {

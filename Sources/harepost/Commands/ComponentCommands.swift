@@ -52,7 +52,7 @@ struct AuthCommand: AsyncParsableCommand {
                 openSignup: openSignup
             )
         )
-        try await runComponent("auth", router: try service.router(), options: options)
+        try await runComponent("auth", options: options) { try service.router() }
     }
 }
 
@@ -89,7 +89,9 @@ struct StoreCommand: AsyncParsableCommand {
                 trustAllDomains: trustAllDomains
             )
         )
-        try await runComponent("store", router: try service.router(), options: options)
+        try await runComponent("store", options: options, refreshMetrics: service.refreshQueueMetrics) {
+            try service.router()
+        }
     }
 }
 
@@ -142,6 +144,7 @@ struct DispatcherCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        ProcessMetrics.bootstrap()
         let process = options.process
         let logger = process.makeLogger(component: "dispatcher")
         let path = options.socket ?? process.socketPath(for: "dispatcher")
@@ -167,9 +170,11 @@ struct DispatcherCommand: AsyncParsableCommand {
             http: http,
             logger: logger
         )
+        var router = try dispatcher.router()
+        try ProcessMetrics.register(on: &router)
         let server = RPCServer(
             configuration: .init(endpoint: .unixSocket(path: path), component: "dispatcher"),
-            router: try dispatcher.router(),
+            router: router,
             logger: logger
         )
         // Shutdown runs last to first: the server, then the dispatcher (finishing

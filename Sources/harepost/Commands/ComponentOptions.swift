@@ -76,8 +76,17 @@ struct ComponentOptions: ParsableArguments {
 }
 
 /// Runs one component's RPC server until SIGTERM/SIGINT, then drains it.
-func runComponent(_ component: String, router: RPCRouter, options: ComponentOptions) async throws {
+/// `makeRouter` runs after metrics are bootstrapped, so the service's metrics count.
+func runComponent(
+    _ component: String,
+    options: ComponentOptions,
+    refreshMetrics: @escaping @Sendable () async -> Void = {},
+    makeRouter: () throws -> RPCRouter
+) async throws {
     LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    ProcessMetrics.bootstrap()
+    var router = try makeRouter()
+    try ProcessMetrics.register(on: &router, refresh: refreshMetrics)
     let logger = options.process.makeLogger(component: component)
     let path = options.socket ?? options.process.socketPath(for: component)
     try PrivateDirectory.prepare(forSocket: path)

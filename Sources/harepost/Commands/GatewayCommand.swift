@@ -21,6 +21,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The store component's socket (default: <run-dir>/store.sock).")
     var storeSocket: String?
 
+    @Option(help: "The dispatcher's socket, asked for its metrics (default: <run-dir>/dispatcher.sock).")
+    var dispatcherSocket: String?
+
     @Option(help: "The route map: each public route and the RPC it calls.")
     var routes: String = "gateway-config/routes.json"
 
@@ -46,10 +49,12 @@ struct GatewayCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        ProcessMetrics.bootstrap()
         let logger = process.makeLogger(component: "gateway")
         let backends = GatewayBackends(
             auth: process.makeClient("auth", socket: authSocket, logger: logger),
-            store: process.makeClient("store", socket: storeSocket, logger: logger)
+            store: process.makeClient("store", socket: storeSocket, logger: logger),
+            dispatcher: process.makeClient("dispatcher", socket: dispatcherSocket, logger: logger)
         )
         let routeMap: RouteMap
         do {
@@ -67,9 +72,10 @@ struct GatewayCommand: AsyncParsableCommand {
             ),
             routes: routeMap,
             backends: backends,
+            metrics: ProcessMetrics.exposition,
             logger: logger
         )
         // The HTTP server is last, so it stops first and the clients outlive its requests.
-        try await process.run([backends.auth, backends.store, application], logger: logger)
+        try await process.run(backends.clients + [application], logger: logger)
     }
 }

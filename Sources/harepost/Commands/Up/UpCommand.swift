@@ -189,6 +189,7 @@ struct UpLayout: Sendable {
                 arguments: [
                     "gateway", "--host", options.host, "--port", "\(options.port)", "--routes", routes,
                     "--auth-socket", socket("auth"), "--store-socket", socket("store"),
+                    "--dispatcher-socket", socket("dispatcher"),
                 ] + common
             ),
         ]

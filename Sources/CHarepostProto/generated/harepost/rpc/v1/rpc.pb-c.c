@@ -148,6 +148,96 @@ void   harepost__rpc__v1__health_check_response__free_unpacked
   assert(message->base.descriptor == &harepost__rpc__v1__health_check_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   harepost__rpc__v1__metrics_scrape_request__init
+                     (Harepost__Rpc__V1__MetricsScrapeRequest         *message)
+{
+  static const Harepost__Rpc__V1__MetricsScrapeRequest init_value = HAREPOST__RPC__V1__METRICS_SCRAPE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t harepost__rpc__v1__metrics_scrape_request__get_packed_size
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest *message)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t harepost__rpc__v1__metrics_scrape_request__pack
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t harepost__rpc__v1__metrics_scrape_request__pack_to_buffer
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Harepost__Rpc__V1__MetricsScrapeRequest *
+       harepost__rpc__v1__metrics_scrape_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Harepost__Rpc__V1__MetricsScrapeRequest *)
+     protobuf_c_message_unpack (&harepost__rpc__v1__metrics_scrape_request__descriptor,
+                                allocator, len, data);
+}
+void   harepost__rpc__v1__metrics_scrape_request__free_unpacked
+                     (Harepost__Rpc__V1__MetricsScrapeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   harepost__rpc__v1__metrics_scrape_response__init
+                     (Harepost__Rpc__V1__MetricsScrapeResponse         *message)
+{
+  static const Harepost__Rpc__V1__MetricsScrapeResponse init_value = HAREPOST__RPC__V1__METRICS_SCRAPE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t harepost__rpc__v1__metrics_scrape_response__get_packed_size
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse *message)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t harepost__rpc__v1__metrics_scrape_response__pack
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t harepost__rpc__v1__metrics_scrape_response__pack_to_buffer
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Harepost__Rpc__V1__MetricsScrapeResponse *
+       harepost__rpc__v1__metrics_scrape_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Harepost__Rpc__V1__MetricsScrapeResponse *)
+     protobuf_c_message_unpack (&harepost__rpc__v1__metrics_scrape_response__descriptor,
+                                allocator, len, data);
+}
+void   harepost__rpc__v1__metrics_scrape_response__free_unpacked
+                     (Harepost__Rpc__V1__MetricsScrapeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &harepost__rpc__v1__metrics_scrape_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor harepost__rpc__v1__envelope__metadata_entry__field_descriptors[2] =
 {
   {
@@ -346,7 +436,7 @@ const ProtobufCMessageDescriptor harepost__rpc__v1__health_check_request__descri
   (ProtobufCMessageInit) harepost__rpc__v1__health_check_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor harepost__rpc__v1__health_check_response__field_descriptors[4] =
+static const ProtobufCFieldDescriptor harepost__rpc__v1__health_check_response__field_descriptors[5] =
 {
   {
     "status",
@@ -396,17 +486,30 @@ static const ProtobufCFieldDescriptor harepost__rpc__v1__health_check_response__
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pid",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Harepost__Rpc__V1__HealthCheckResponse, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned harepost__rpc__v1__health_check_response__field_indices_by_name[] = {
   1,   /* field[1] = component */
   3,   /* field[3] = in_flight */
+  4,   /* field[4] = pid */
   0,   /* field[0] = status */
   2,   /* field[2] = version */
 };
 static const ProtobufCIntRange harepost__rpc__v1__health_check_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor harepost__rpc__v1__health_check_response__descriptor =
 {
@@ -416,11 +519,67 @@ const ProtobufCMessageDescriptor harepost__rpc__v1__health_check_response__descr
   "Harepost__Rpc__V1__HealthCheckResponse",
   "harepost.rpc.v1",
   sizeof(Harepost__Rpc__V1__HealthCheckResponse),
-  4,
+  5,
   harepost__rpc__v1__health_check_response__field_descriptors,
   harepost__rpc__v1__health_check_response__field_indices_by_name,
   1,  harepost__rpc__v1__health_check_response__number_ranges,
   (ProtobufCMessageInit) harepost__rpc__v1__health_check_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define harepost__rpc__v1__metrics_scrape_request__field_descriptors NULL
+#define harepost__rpc__v1__metrics_scrape_request__field_indices_by_name NULL
+#define harepost__rpc__v1__metrics_scrape_request__number_ranges NULL
+const ProtobufCMessageDescriptor harepost__rpc__v1__metrics_scrape_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "harepost.rpc.v1.MetricsScrapeRequest",
+  "MetricsScrapeRequest",
+  "Harepost__Rpc__V1__MetricsScrapeRequest",
+  "harepost.rpc.v1",
+  sizeof(Harepost__Rpc__V1__MetricsScrapeRequest),
+  0,
+  harepost__rpc__v1__metrics_scrape_request__field_descriptors,
+  harepost__rpc__v1__metrics_scrape_request__field_indices_by_name,
+  0,  harepost__rpc__v1__metrics_scrape_request__number_ranges,
+  (ProtobufCMessageInit) harepost__rpc__v1__metrics_scrape_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor harepost__rpc__v1__metrics_scrape_response__field_descriptors[1] =
+{
+  {
+    "text",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Harepost__Rpc__V1__MetricsScrapeResponse, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned harepost__rpc__v1__metrics_scrape_response__field_indices_by_name[] = {
+  0,   /* field[0] = text */
+};
+static const ProtobufCIntRange harepost__rpc__v1__metrics_scrape_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor harepost__rpc__v1__metrics_scrape_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "harepost.rpc.v1.MetricsScrapeResponse",
+  "MetricsScrapeResponse",
+  "Harepost__Rpc__V1__MetricsScrapeResponse",
+  "harepost.rpc.v1",
+  sizeof(Harepost__Rpc__V1__MetricsScrapeResponse),
+  1,
+  harepost__rpc__v1__metrics_scrape_response__field_descriptors,
+  harepost__rpc__v1__metrics_scrape_response__field_indices_by_name,
+  1,  harepost__rpc__v1__metrics_scrape_response__number_ranges,
+  (ProtobufCMessageInit) harepost__rpc__v1__metrics_scrape_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue harepost__rpc__v1__code__enum_values_by_number[17] =
@@ -574,5 +733,38 @@ void harepost__rpc__v1__health__init (Harepost__Rpc__V1__Health_Service *service
 {
   protobuf_c_service_generated_init (&service->base,
                                      &harepost__rpc__v1__health__descriptor,
+                                     (ProtobufCServiceDestroy) destroy);
+}
+static const ProtobufCMethodDescriptor harepost__rpc__v1__metrics__method_descriptors[1] =
+{
+  { "Scrape", &harepost__rpc__v1__metrics_scrape_request__descriptor, &harepost__rpc__v1__metrics_scrape_response__descriptor },
+};
+const unsigned harepost__rpc__v1__metrics__method_indices_by_name[] = {
+  0         /* Scrape */
+};
+const ProtobufCServiceDescriptor harepost__rpc__v1__metrics__descriptor =
+{
+  PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC,
+  "harepost.rpc.v1.Metrics",
+  "Metrics",
+  "Harepost__Rpc__V1__Metrics",
+  "harepost.rpc.v1",
+  1,
+  harepost__rpc__v1__metrics__method_descriptors,
+  harepost__rpc__v1__metrics__method_indices_by_name
+};
+void harepost__rpc__v1__metrics__scrape(ProtobufCService *service,
+                                        const Harepost__Rpc__V1__MetricsScrapeRequest *input,
+                                        Harepost__Rpc__V1__MetricsScrapeResponse_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &harepost__rpc__v1__metrics__descriptor);
+  service->invoke(service, 0, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void harepost__rpc__v1__metrics__init (Harepost__Rpc__V1__Metrics_Service *service,
+                                       Harepost__Rpc__V1__Metrics_ServiceDestroy destroy)
+{
+  protobuf_c_service_generated_init (&service->base,
+                                     &harepost__rpc__v1__metrics__descriptor,
                                      (ProtobufCServiceDestroy) destroy);
 }

@@ -19,6 +19,8 @@ typedef struct Harepost__Rpc__V1__Envelope Harepost__Rpc__V1__Envelope;
 typedef struct Harepost__Rpc__V1__Envelope__MetadataEntry Harepost__Rpc__V1__Envelope__MetadataEntry;
 typedef struct Harepost__Rpc__V1__HealthCheckRequest Harepost__Rpc__V1__HealthCheckRequest;
 typedef struct Harepost__Rpc__V1__HealthCheckResponse Harepost__Rpc__V1__HealthCheckResponse;
+typedef struct Harepost__Rpc__V1__MetricsScrapeRequest Harepost__Rpc__V1__MetricsScrapeRequest;
+typedef struct Harepost__Rpc__V1__MetricsScrapeResponse Harepost__Rpc__V1__MetricsScrapeResponse;
 
 
 /* --- enums --- */
@@ -151,10 +153,36 @@ struct  Harepost__Rpc__V1__HealthCheckResponse
    * Calls being processed right now.
    */
   uint64_t in_flight;
+  /*
+   * The answering process's id (what `harepost up` writes to <run-dir>/<component>.pid).
+   */
+  int32_t pid;
 };
 #define HAREPOST__RPC__V1__HEALTH_CHECK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__health_check_response__descriptor) \
-    , HAREPOST__RPC__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+    , HAREPOST__RPC__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Harepost__Rpc__V1__MetricsScrapeRequest
+{
+  ProtobufCMessage base;
+};
+#define HAREPOST__RPC__V1__METRICS_SCRAPE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__metrics_scrape_request__descriptor) \
+     }
+
+
+struct  Harepost__Rpc__V1__MetricsScrapeResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The component's metrics in the Prometheus text exposition format (0.0.4).
+   */
+  char *text;
+};
+#define HAREPOST__RPC__V1__METRICS_SCRAPE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__metrics_scrape_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 /* Harepost__Rpc__V1__Envelope__MetadataEntry methods */
@@ -217,6 +245,44 @@ Harepost__Rpc__V1__HealthCheckResponse *
 void   harepost__rpc__v1__health_check_response__free_unpacked
                      (Harepost__Rpc__V1__HealthCheckResponse *message,
                       ProtobufCAllocator *allocator);
+/* Harepost__Rpc__V1__MetricsScrapeRequest methods */
+void   harepost__rpc__v1__metrics_scrape_request__init
+                     (Harepost__Rpc__V1__MetricsScrapeRequest         *message);
+size_t harepost__rpc__v1__metrics_scrape_request__get_packed_size
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest   *message);
+size_t harepost__rpc__v1__metrics_scrape_request__pack
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest   *message,
+                      uint8_t             *out);
+size_t harepost__rpc__v1__metrics_scrape_request__pack_to_buffer
+                     (const Harepost__Rpc__V1__MetricsScrapeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Harepost__Rpc__V1__MetricsScrapeRequest *
+       harepost__rpc__v1__metrics_scrape_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   harepost__rpc__v1__metrics_scrape_request__free_unpacked
+                     (Harepost__Rpc__V1__MetricsScrapeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Harepost__Rpc__V1__MetricsScrapeResponse methods */
+void   harepost__rpc__v1__metrics_scrape_response__init
+                     (Harepost__Rpc__V1__MetricsScrapeResponse         *message);
+size_t harepost__rpc__v1__metrics_scrape_response__get_packed_size
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse   *message);
+size_t harepost__rpc__v1__metrics_scrape_response__pack
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse   *message,
+                      uint8_t             *out);
+size_t harepost__rpc__v1__metrics_scrape_response__pack_to_buffer
+                     (const Harepost__Rpc__V1__MetricsScrapeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Harepost__Rpc__V1__MetricsScrapeResponse *
+       harepost__rpc__v1__metrics_scrape_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   harepost__rpc__v1__metrics_scrape_response__free_unpacked
+                     (Harepost__Rpc__V1__MetricsScrapeResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Harepost__Rpc__V1__Envelope__MetadataEntry_Closure)
@@ -230,6 +296,12 @@ typedef void (*Harepost__Rpc__V1__HealthCheckRequest_Closure)
                   void *closure_data);
 typedef void (*Harepost__Rpc__V1__HealthCheckResponse_Closure)
                  (const Harepost__Rpc__V1__HealthCheckResponse *message,
+                  void *closure_data);
+typedef void (*Harepost__Rpc__V1__MetricsScrapeRequest_Closure)
+                 (const Harepost__Rpc__V1__MetricsScrapeRequest *message,
+                  void *closure_data);
+typedef void (*Harepost__Rpc__V1__MetricsScrapeResponse_Closure)
+                 (const Harepost__Rpc__V1__MetricsScrapeResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -255,6 +327,27 @@ void harepost__rpc__v1__health__check(ProtobufCService *service,
                                       const Harepost__Rpc__V1__HealthCheckRequest *input,
                                       Harepost__Rpc__V1__HealthCheckResponse_Closure closure,
                                       void *closure_data);
+typedef struct Harepost__Rpc__V1__Metrics_Service Harepost__Rpc__V1__Metrics_Service;
+struct Harepost__Rpc__V1__Metrics_Service
+{
+  ProtobufCService base;
+  void (*scrape)(Harepost__Rpc__V1__Metrics_Service *service,
+                 const Harepost__Rpc__V1__MetricsScrapeRequest *input,
+                 Harepost__Rpc__V1__MetricsScrapeResponse_Closure closure,
+                 void *closure_data);
+};
+typedef void (*Harepost__Rpc__V1__Metrics_ServiceDestroy)(Harepost__Rpc__V1__Metrics_Service *);
+void harepost__rpc__v1__metrics__init (Harepost__Rpc__V1__Metrics_Service *service,
+                                       Harepost__Rpc__V1__Metrics_ServiceDestroy destroy);
+#define HAREPOST__RPC__V1__METRICS__BASE_INIT \
+    { &harepost__rpc__v1__metrics__descriptor, protobuf_c_service_invoke_internal, NULL }
+#define HAREPOST__RPC__V1__METRICS__INIT(function_prefix__) \
+    { HAREPOST__RPC__V1__METRICS__BASE_INIT,\
+      function_prefix__ ## scrape  }
+void harepost__rpc__v1__metrics__scrape(ProtobufCService *service,
+                                        const Harepost__Rpc__V1__MetricsScrapeRequest *input,
+                                        Harepost__Rpc__V1__MetricsScrapeResponse_Closure closure,
+                                        void *closure_data);
 
 /* --- descriptors --- */
 
@@ -265,7 +358,10 @@ extern const ProtobufCMessageDescriptor harepost__rpc__v1__envelope__descriptor;
 extern const ProtobufCMessageDescriptor harepost__rpc__v1__envelope__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor harepost__rpc__v1__health_check_request__descriptor;
 extern const ProtobufCMessageDescriptor harepost__rpc__v1__health_check_response__descriptor;
+extern const ProtobufCMessageDescriptor harepost__rpc__v1__metrics_scrape_request__descriptor;
+extern const ProtobufCMessageDescriptor harepost__rpc__v1__metrics_scrape_response__descriptor;
 extern const ProtobufCServiceDescriptor harepost__rpc__v1__health__descriptor;
+extern const ProtobufCServiceDescriptor harepost__rpc__v1__metrics__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -3467,7 +3467,7 @@ const ProtobufCMessageDescriptor harepost__store__v1__delivery_task__headers_ent
   (ProtobufCMessageInit) harepost__store__v1__delivery_task__headers_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_descriptors[15] =
+static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_descriptors[16] =
 {
   {
     "queue_id",
@@ -3649,6 +3649,18 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "request_id",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Harepost__Store__V1__DeliveryTask, _request_id_case),
+    offsetof(Harepost__Store__V1__DeliveryTask, request_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned harepost__store__v1__delivery_task__field_indices_by_name[] = {
   1,   /* field[1] = account_id */
@@ -3663,6 +3675,7 @@ static const unsigned harepost__store__v1__delivery_task__field_indices_by_name[
   3,   /* field[3] = lease_id */
   8,   /* field[8] = method */
   0,   /* field[0] = queue_id */
+  15,   /* field[15] = request_id */
   12,   /* field[12] = sign */
   7,   /* field[7] = target */
   6,   /* field[6] = trigger_type */
@@ -3670,7 +3683,7 @@ static const unsigned harepost__store__v1__delivery_task__field_indices_by_name[
 static const ProtobufCIntRange harepost__store__v1__delivery_task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor harepost__store__v1__delivery_task__descriptor =
 {
@@ -3680,7 +3693,7 @@ const ProtobufCMessageDescriptor harepost__store__v1__delivery_task__descriptor 
   "Harepost__Store__V1__DeliveryTask",
   "harepost.store.v1",
   sizeof(Harepost__Store__V1__DeliveryTask),
-  15,
+  16,
   harepost__store__v1__delivery_task__field_descriptors,
   harepost__store__v1__delivery_task__field_indices_by_name,
   1,  harepost__store__v1__delivery_task__number_ranges,

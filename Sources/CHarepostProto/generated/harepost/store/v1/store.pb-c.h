@@ -902,6 +902,12 @@ typedef enum {
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(HAREPOST__STORE__V1__DELIVERY_TASK___IDEMPOTENCY_KEY__CASE)
 } Harepost__Store__V1__DeliveryTask__IdempotencyKeyCase;
 
+typedef enum {
+  HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID__NOT_SET = 0,
+  HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID_REQUEST_ID = 16
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID__CASE)
+} Harepost__Store__V1__DeliveryTask__RequestIdCase;
+
 /*
  * A delivery leased to one dispatcher, with everything needed to attempt it.
  */
@@ -939,10 +945,14 @@ struct  Harepost__Store__V1__DeliveryTask
   union {
     char *idempotency_key;
   };
+  Harepost__Store__V1__DeliveryTask__RequestIdCase _request_id_case;
+  union {
+    char *request_id;
+  };
 };
 #define HAREPOST__STORE__V1__DELIVERY_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery_task__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, HAREPOST__STORE__V1__TRIGGER_TYPE__TRIGGER_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_TASK___IDEMPOTENCY_KEY__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, HAREPOST__STORE__V1__TRIGGER_TYPE__TRIGGER_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_TASK___IDEMPOTENCY_KEY__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID__NOT_SET, {0} }
 
 
 struct  Harepost__Store__V1__ClaimDueRequest
