@@ -134,3 +134,21 @@ struct DomainVerificationTests {
         }
     }
 }
+
+@Suite("DNS resolver addresses")
+struct DNSResolverAddressTests {
+    @Test(arguments: [
+        ("10.0.0.2", "10.0.0.2", 53), ("127.0.0.1:5354", "127.0.0.1", 5354), ("dns.internal", "dns.internal", 53),
+        ("[::1]", "::1", 53), ("[fd00::53]:5300", "fd00::53", 5300), ("fd00::53", "fd00::53", 53),
+    ])
+    func parses(address: String, host: String, port: Int) throws {
+        let resolver = try #require(DNSTXTResolver(address: address))
+        #expect(resolver.host == host)
+        #expect(resolver.port == port)
+    }
+
+    @Test(arguments: ["", ":53", "1.2.3.4:", "1.2.3.4:dns", "1.2.3.4:70000", "[::1", "[::1]53", "[]:53"])
+    func rejects(address: String) {
+        #expect(DNSTXTResolver(address: address) == nil)
+    }
+}

@@ -24,6 +24,27 @@ public struct DNSTXTResolver: Sendable {
         self.timeout = timeout
     }
 
+    /// A resolver written `host`, `host:port`, `[v6]` or `[v6]:port`; nil when malformed.
+    public init?(address: String) {
+        var host = Substring(address)
+        var port = 53
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let parsed = Int(rest.dropFirst()) else { return nil }
+                port = parsed
+            }
+        } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+            guard let parsed = Int(host[host.index(after: colon)...]) else { return nil }
+            port = parsed
+            host = host[..<colon]
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
     /// The first `nameserver` of /etc/resolv.conf, else 127.0.0.1.
     public static func system() -> DNSTXTResolver {
         let text = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""

@@ -79,6 +79,20 @@ struct StoreCommand: AsyncParsableCommand {
     @Flag(help: "Deliver to any domain without verification. Unsafe outside development.")
     var trustAllDomains = false
 
+    @Option(
+        help: ArgumentHelp(
+            "DNS server asked for domain-verification TXT records (default: first nameserver of /etc/resolv.conf).",
+            valueName: "host[:port]"
+        )
+    )
+    var dnsResolver: String?
+
+    func validate() throws {
+        if let dnsResolver, DNSTXTResolver(address: dnsResolver) == nil {
+            throw ValidationError("--dns-resolver \(dnsResolver): expected host, host:port or [ipv6]:port")
+        }
+    }
+
     func run() async throws {
         try PrivateDirectory.prepare(dataDir)
         let service = try StoreService(
@@ -86,7 +100,8 @@ struct StoreCommand: AsyncParsableCommand {
             configuration: .init(
                 allowHTTP: allowHTTP,
                 allowPrivateTargets: allowPrivateTargets,
-                trustAllDomains: trustAllDomains
+                trustAllDomains: trustAllDomains,
+                dnsResolver: dnsResolver.flatMap(DNSTXTResolver.init(address:)) ?? .system()
             )
         )
         try await runComponent("store", options: options, refreshMetrics: service.refreshQueueMetrics) {
