@@ -31,7 +31,7 @@ final class RunningUp: Sendable {
             harepostBinary,
             [
                 "up", "--dev", "--port", "\(port)", "--data-dir", dataDirectory, "--run-dir", runDirectory,
-                "--routes", Self.routes, "--ca-bundle", caBundle, "--log-level", "warning",
+                "--routes", Self.routes, "--ca-bundle", caBundle, "--log-level", "error",
             ] + extraArguments,
             keepOutput: true
         )
@@ -236,8 +236,11 @@ struct UpProcessTests {
                     #"{"target": "\#(target.url("/ok/chaos"))", "body": {"n": 1}, "delivery": {"timeout_ms": 1000}}"#
 
                 try await withThrowingTaskGroup(of: Void.self) { group in
+                    // Stopped by a flag, not by cancellation: cancelling a task
+                    // inside URLSession's async data(for:) can deadlock the
+                    // Swift runtime on Linux (seen here).
                     group.addTask {
-                        while !Task.isCancelled {
+                        while await !accepted.stopped {
                             if let answer = try? await up.api("POST", "/v1/send", body: body), answer.status == 202,
                                 let id = answer.json["queue_id"]?.text
                             {
@@ -263,7 +266,8 @@ struct UpProcessTests {
                         #expect(up.pid(of: component).map { $0 != victim } == true, "\(component) was not restarted")
                     }
                     try await Task.sleep(for: .milliseconds(700))
-                    group.cancelAll()
+                    await accepted.stop()
+                    try await group.waitForAll()
                 }
 
                 let ids = await accepted.ids
@@ -285,7 +289,9 @@ struct UpProcessTests {
 
 actor AcceptedSends {
     private(set) var ids: [String] = []
+    private(set) var stopped = false
     func add(_ id: String) { ids.append(id) }
+    func stop() { stopped = true }
 }
 
 struct UpTestError: Error, CustomStringConvertible {
