@@ -117,7 +117,7 @@ struct ProtoMessageTests {
         #expect(
             names == [
                 "harepost.auth.v1.Auth", "harepost.dispatcher.v1.Dispatcher", "harepost.rpc.v1.Health",
-                "harepost.store.v1.Store",
+                "harepost.rpc.v1.Metrics", "harepost.store.v1.Store",
             ]
         )
         let method = try #require(ServiceDescriptor.method(path: "harepost.store.v1.Store/GetDelivery"))
