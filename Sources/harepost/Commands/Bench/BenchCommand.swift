@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure harepost against a baseline taken in the same run.",
-        subcommands: [AuthBench.self]
+        subcommands: [AuthBench.self, BaselineServerCommand.self, FillCommand.self]
     )
 }
 

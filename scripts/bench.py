@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""The harepost system benchmark: speed, cost and scale against baselines
+measured in the same run (this machine is shared and noisy; only ratios
+compare across runs).
+
+    scripts/bench.py            release build, full run, writes docs/benchmarks.md
+    scripts/bench.py --smoke    seconds-long check of the harness (debug build, nothing written)
+
+Measures, with wrk (Debian package, installed when missing) on one machine:
+
+1. lookup: GET /v1/deliveries/{id} through the gateway vs a bare Hummingbird
+   endpoint answering a saved real lookup response (same size), same wrk
+   threads and connections;
+2. accept: POST /v1/send (durable 202) vs a bare Hummingbird endpoint that
+   decodes the same JSON and answers 202;
+3. deliver: deliveries/s draining an accepted backlog to recorded `delivered`
+   against a local target, vs what wrk alone gets from that target; and
+   send-to-target latency at a moderate fixed rate;
+4. scale: lookup and first-page list latency with 1,000 and 1,000,000 stored
+   deliveries;
+5. footprint: each component's RSS idle and under load; `harepost up` to ready.
+
+Needs only Python's standard library, Swift, and wrk.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEPS = 9
+step_number = 0
+
+
+def progress(message):
+    global step_number
+    step_number += 1
+    print(f"[{step_number}/{STEPS}] {message}", file=sys.stderr, flush=True)
+
+
+def note(message):
+    print(f"      {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Component:
+    """A harepost (or helper) process started by the benchmark."""
+
+    def __init__(self, name, argv, cwd=None):
+        self.name = name
+        self.process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def memory(self):
+        """(RSS, peak RSS) in MiB."""
+        fields = {}
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def http_call(port, method, path, body=None, key=None, timeout=10):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def wait_until(condition, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if condition():
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def wrk(url, connections, seconds, script=None, headers=(), threads=2):
+    """Runs wrk; requests/s and latency percentiles in ms. Fails on errors or non-2xx answers."""
+    argv = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for header in headers:
+        argv += ["-H", header]
+    if script:
+        argv += ["-s", script]
+    output = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+
+    def milliseconds(text):
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    for percentile in ("50", "99"):
+        result[f"p{percentile}"] = milliseconds(re.search(rf"^\s+{percentile}%\s+(\S+)", output, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    if bad or errors:
+        raise RuntimeError(f"wrk {url}: {bad.group(0) if bad else ''} {errors.group(0) if errors else ''}\n{output}")
+    return result
+
+
+def best_of(runs, measure):
+    """Runs `measure` `runs` times; the run with the median requests/s."""
+    results = sorted((measure() for _ in range(runs)), key=lambda r: r["rps"])
+    return results[len(results) // 2]
+
+
+def lua_post(directory, name, path_body, key=None):
+    """A wrk script that POSTs a JSON body."""
+    path = os.path.join(directory, f"{name}.lua")
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(path_body))}",
+             'wrk.headers["Content-Type"] = "application/json"']
+    if key:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {key}"')
+    with open(path, "w") as script:
+        script.write("\n".join(lines) + "\n")
+    return path
+
+
+class Harepost:
+    """auth, store and gateway (and the dispatcher when asked) in one directory."""
+
+    def __init__(self, binary, directory, with_dispatcher=False):
+        self.binary = binary
+        self.directory = directory
+        self.run = os.path.join(directory, "run")
+        self.data = os.path.join(directory, "data")
+        self.port = free_port()
+        common = ["--run-dir", self.run, "--log-level", "error"]
+        self.components = {
+            "auth": Component("auth", [binary, "auth", "--data-dir", self.data] + common),
+            "store": Component("store", [binary, "store", "--data-dir", self.data, "--allow-http",
+                                         "--allow-private-targets", "--trust-all-domains"] + common),
+            "gateway": Component("gateway", [binary, "gateway", "--port", str(self.port), "--routes",
+                                             os.path.join(ROOT, "gateway-config/routes.json")] + common),
+        }
+        wait_until(lambda: http_call(self.port, "GET", "/readyz")[0] == 200, what="the gateway to be ready")
+        if with_dispatcher:
+            self.start_dispatcher()
+        account = json.loads(self.cli("accounts", "create", "--name", "bench", "--json"))
+        self.account, self.key = account["id"], account["api_key"]
+        self.cli("accounts", "set-rate-limit", "--account", self.account, "--per-minute", "0")
+
+    def cli(self, *arguments):
+        return subprocess.run([self.binary, *arguments, "--run-dir", self.run], capture_output=True, text=True,
+                              check=True).stdout
+
+    def start_dispatcher(self):
+        self.components["dispatcher"] = Component(
+            "dispatcher", [self.binary, "dispatcher", "--allow-private-targets", "--run-dir", self.run,
+                           "--log-level", "error", "--max-in-flight", "64"])
+        socket_path = os.path.join(self.run, "dispatcher.sock")
+        wait_until(lambda: subprocess.run([self.binary, "health", "--socket", socket_path],
+                                          capture_output=True).returncode == 0, what="the dispatcher")
+
+    def count(self, status):
+        database = sqlite3.connect(f"file:{self.data}/store.sqlite?mode=ro", uri=True, timeout=10)
+        try:
+            return database.execute("SELECT count(*) FROM deliveries WHERE status = ?", (status,)).fetchone()[0]
+        finally:
+            database.close()
+
+    def memory(self):
+        return {name: component.memory() for name, component in self.components.items()}
+
+    def stop(self):
+        for name in ("gateway", "dispatcher", "store", "auth"):
+            if name in self.components:
+                self.components[name].stop()
+
+
+class LatencyReceiver:
+    """A webhook target in this process that records send-to-arrival latency."""
+
+    def __init__(self):
+        latencies = self.latencies = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                arrived = time.time()
+                try:
+                    latencies.append((arrived - json.loads(body)["sent_at"]) * 1000)
+                except (ValueError, KeyError):
+                    pass
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def machine():
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({model}), {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run of the harness; writes nothing")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--scale", type=int, default=1_000_000, help="deliveries stored for the scale run")
+    parser.add_argument("--output", default=os.path.join(ROOT, "docs/benchmarks.md"))
+    options = parser.parse_args()
+    if options.smoke:
+        options.seconds, options.scale = 1, 5_000
+    runs = 1 if options.smoke else 3
+    configuration = "debug" if options.smoke else "release"
+
+    progress(f"building ({configuration}) and installing wrk if missing")
+    if not shutil.which("wrk"):
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=True)
+    subprocess.run(["swift", "build", "-c", configuration, "--product", "harepost"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    binary = os.path.join(subprocess.run(["swift", "build", "-c", configuration, "--show-bin-path"], cwd=ROOT,
+                                         capture_output=True, text=True, check=True).stdout.strip(), "harepost")
+    work = tempfile.mkdtemp(prefix="hp-bench-", dir="/tmp")
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "configuration": configuration,
+               "seconds": options.seconds, "connections": options.connections}
+    helpers = []
+    system = None
+    try:
+        progress("starting auth, store and gateway")
+        system = Harepost(binary, os.path.join(work, "main"))
+
+        status, answer = http_call(system.port, "POST", "/v1/send",
+                                   {"target": "http://127.0.0.1:9/none", "body": {"event": "order.paid", "order": 42}},
+                                   system.key)
+        queue_id = json.loads(answer)["queue_id"]
+        status, lookup_body = http_call(system.port, "GET", f"/v1/deliveries/{queue_id}", key=system.key)
+        assert status == 200, status
+        body_file = os.path.join(work, "lookup.json")
+        with open(body_file, "wb") as saved:
+            saved.write(lookup_body)
+        baseline_port = free_port()
+        baseline = Component("baseline", [binary, "bench", "baseline", "--port", str(baseline_port),
+                                          "--lookup-body", body_file])
+        helpers.append(baseline)
+        wait_until(lambda: http_call(baseline_port, "GET", "/v1/deliveries/x")[0] == 200, what="the baseline")
+
+        progress(f"lookup: gateway vs bare Hummingbird, {options.connections} connections, {runs}x{options.seconds}s each")
+        auth_header = f"Authorization: Bearer {system.key}"
+        base_lookup = best_of(runs, lambda: wrk(f"http://127.0.0.1:{baseline_port}/v1/deliveries/{queue_id}",
+                                                 options.connections, options.seconds, headers=[auth_header]))
+        gateway_lookup = best_of(runs, lambda: wrk(f"http://127.0.0.1:{system.port}/v1/deliveries/{queue_id}",
+                                                   options.connections, options.seconds, headers=[auth_header]))
+        results["lookup"] = {"baseline": base_lookup, "harepost": gateway_lookup, "body_bytes": len(lookup_body)}
+        lookup_memory = system.memory()
+
+        progress("accept: POST /v1/send vs bare Hummingbird (no dispatcher running: the sends become the backlog)")
+        receiver_port = free_port()
+        target = Component("target", [sys.executable, os.path.join(ROOT, "scripts/bench_target.py"),
+                                      str(receiver_port)])
+        helpers.append(target)
+        wait_until(lambda: http_call(receiver_port, "POST", "/hook", {})[0] == 200, what="the target")
+        send_body = {"target": f"http://127.0.0.1:{receiver_port}/hook",
+                     "body": {"event": "order.paid", "order": 42, "amount": 1999, "currency": "EUR"},
+                     "headers": {"X-Shop": "acme"}}
+        base_accept = best_of(runs, lambda: wrk(f"http://127.0.0.1:{baseline_port}/v1/send", options.connections,
+                                                options.seconds, script=lua_post(work, "baseline", send_body)))
+        before = system.count("queued")
+        gateway_accept = best_of(runs, lambda: wrk(f"http://127.0.0.1:{system.port}/v1/send", options.connections,
+                                                   options.seconds, script=lua_post(work, "send", send_body,
+                                                                                    system.key)))
+        backlog = system.count("queued") - before
+        results["accept"] = {"baseline": base_accept, "harepost": gateway_accept}
+        accept_memory = system.memory()
+
+        progress(f"deliver: draining {backlog} accepted sends to a local target vs wrk alone on that target")
+        raw_target = best_of(runs, lambda: wrk(f"http://127.0.0.1:{receiver_port}/hook", 64, options.seconds,
+                                               script=lua_post(work, "hook", send_body["body"])))
+        delivered_before = system.count("delivered")
+        started = time.time()
+        system.start_dispatcher()
+        peak_dispatcher = 0.0
+        while system.count("delivered") - delivered_before < backlog:
+            peak_dispatcher = max(peak_dispatcher, system.components["dispatcher"].memory()[0])
+            time.sleep(0.05)
+            if time.time() - started > 600:
+                raise RuntimeError("the backlog did not drain in 10 minutes")
+        drain = time.time() - started
+        deliver_memory = system.memory()
+        results["deliver"] = {"backlog": backlog, "seconds": drain, "rate": backlog / drain, "raw": raw_target}
+
+        progress("send-to-target latency at 50 sends/s")
+        receiver = LatencyReceiver()
+        rate, total = 50, 50 * (2 if options.smoke else 20)
+        connection = http.client.HTTPConnection("127.0.0.1", system.port, timeout=10)
+        start = time.time()
+        for i in range(total):
+            time.sleep(max(0.0, start + i / rate - time.time()))
+            body = json.dumps({"target": f"http://127.0.0.1:{receiver.port}/lat", "body": {"sent_at": time.time()}})
+            connection.request("POST", "/v1/send", body=body, headers={"Authorization": f"Bearer {system.key}",
+                                                                        "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 202, response.status
+        wait_until(lambda: len(receiver.latencies) >= total, what="the latency deliveries")
+        receiver.server.shutdown()
+        results["latency"] = {"rate": rate, "count": total, "p50": percentile(receiver.latencies, 0.5),
+                              "p99": percentile(receiver.latencies, 0.99)}
+        results["memory"] = {"lookup": lookup_memory, "accept": accept_memory, "deliver": deliver_memory,
+                             "dispatcher_peak": peak_dispatcher}
+        system.stop()
+        system = None
+
+        progress(f"scale: lookup and first page with 1,000 then {options.scale:,} stored deliveries")
+        scale = Harepost(binary, os.path.join(work, "scale"))
+        system = scale
+        store_socket = os.path.join(scale.run, "store.sock")
+
+        def fill(count):
+            subprocess.run([binary, "bench", "fill", "--store-socket", store_socket, "--account", scale.account,
+                            "--count", str(count), "--target", "http://127.0.0.1:9/none"], check=True,
+                           stdout=subprocess.DEVNULL)
+
+        def measure_scale():
+            lookup = best_of(runs, lambda: wrk(f"http://127.0.0.1:{scale.port}/v1/deliveries/{probe}", 1,
+                                               max(2, options.seconds // 2), headers=[f"Authorization: Bearer {scale.key}"]))
+            page = best_of(runs, lambda: wrk(f"http://127.0.0.1:{scale.port}/v1/deliveries?limit=25", 1,
+                                             max(2, options.seconds // 2), headers=[f"Authorization: Bearer {scale.key}"]))
+            return {"lookup": lookup, "page": page}
+
+        fill(1000)
+        status, page = http_call(scale.port, "GET", "/v1/deliveries?limit=100", key=scale.key)
+        probe = json.loads(page)["data"][50]["queue_id"]
+        small = measure_scale()
+        started = time.time()
+        fill(options.scale - 1000)
+        fill_seconds = time.time() - started
+        large = measure_scale()
+        results["scale"] = {"small": small, "large": large, "count": options.scale, "fill_seconds": fill_seconds,
+                            "database_mib": os.path.getsize(os.path.join(scale.data, "store.sqlite")) / 2**20}
+        scale.stop()
+        system = None
+
+        progress("harepost up: time to ready (3 fresh starts), idle footprint of each component")
+        ready = []
+        for attempt in range(3):
+            directory = os.path.join(work, f"up{attempt}")
+            began = time.time()
+            up = subprocess.Popen([binary, "up", "--dev", "--port", str(free_port()), "--data-dir",
+                                   os.path.join(directory, "data"), "--run-dir", os.path.join(directory, "run"),
+                                   "--routes", os.path.join(ROOT, "gateway-config/routes.json"), "--log-level",
+                                   "error"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for line in up.stdout:
+                if line.startswith("harepost is up"):
+                    ready.append((time.time() - began) * 1000)
+                    break
+            if attempt == 0:
+                time.sleep(2)
+                idle = {}
+                for name in ("auth", "store", "dispatcher", "gateway"):
+                    with open(os.path.join(directory, "run", f"{name}.pid")) as pid_file:
+                        pid = int(pid_file.read())
+                    with open(f"/proc/{pid}/status") as status:
+                        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+                    idle[name] = (rss / 1024, rss / 1024)
+                results["memory"]["idle"] = idle
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=30)
+        results["up_ready_ms"] = statistics.median(ready)
+
+        progress("writing the results")
+    finally:
+        for helper in helpers:
+            helper.stop()
+        if system:
+            system.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    report = render(results)
+    print(summary(results))
+    if options.smoke:
+        print("(smoke run: docs/benchmarks.md not written)")
+    else:
+        write_section(options.output, "system", report)
+        print(f"written to {os.path.relpath(options.output)}")
+
+
+def ratio(a, b):
+    return f"{100 * a / b:.0f}%"
+
+
+def summary(r):
+    lookup, accept, deliver = r["lookup"], r["accept"], r["deliver"]
+    small, large = r["scale"]["small"], r["scale"]["large"]
+    idle = max(v[0] for v in r["memory"]["idle"].values())
+    return "\n".join([
+        f"lookup   {lookup['harepost']['rps']:.0f} req/s = {ratio(lookup['harepost']['rps'], lookup['baseline']['rps'])} of bare Hummingbird (target >= 60%), p99 {lookup['harepost']['p99']:.2f} ms (target <= 5)",
+        f"accept   {accept['harepost']['rps']:.0f} req/s = {ratio(accept['harepost']['rps'], accept['baseline']['rps'])} of bare Hummingbird (target >= 40%)",
+        f"deliver  {deliver['rate']:.0f} deliveries/s = {ratio(deliver['rate'], deliver['raw']['rps'])} of the target's raw capacity (target >= 50%); latency p50 {r['latency']['p50']:.1f} ms p99 {r['latency']['p99']:.1f} ms",
+        f"scale    lookup p50 x{large['lookup']['p50'] / small['lookup']['p50']:.2f}, first page p50 x{large['page']['p50'] / small['page']['p50']:.2f} at {r['scale']['count']:,} vs 1,000 (target <= 1.5)",
+        f"memory   largest idle RSS {idle:.1f} MiB (target < 64); up ready in {r['up_ready_ms']:.0f} ms (target < 2000)",
+    ])
+
+
+def render(r):
+    lookup, accept, deliver, latency, scale, memory = (r["lookup"], r["accept"], r["deliver"], r["latency"],
+                                                        r["scale"], r["memory"])
+
+    def row(name, m):
+        return f"| {name} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} |"
+
+    lines = [
+        "## System: gateway, store, dispatcher against same-run baselines",
+        "",
+        f"{r['date']}, {r['machine']}, {r['configuration']} build, SQLite. Load: wrk, 2 threads,",
+        f"{r['connections']} connections, {r['seconds']} s per run, the median of 3 runs. Reproduce: `scripts/bench.py`.",
+        "",
+        "### Lookup and accept",
+        "",
+        "| endpoint | requests/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        row("bare Hummingbird `GET /v1/deliveries/{id}` (fixed body)", lookup["baseline"]),
+        row("harepost `GET /v1/deliveries/{id}`", lookup["harepost"]),
+        row("bare Hummingbird `POST /v1/send` (decode, 202)", accept["baseline"]),
+        row("harepost `POST /v1/send` (durable 202)", accept["harepost"]),
+        "",
+        f"Lookup reaches **{ratio(lookup['harepost']['rps'], lookup['baseline']['rps'])}** of the bare endpoint "
+        f"(same {lookup['body_bytes']}-byte body); accept reaches "
+        f"**{ratio(accept['harepost']['rps'], accept['baseline']['rps'])}**.",
+        "",
+        "### Deliver",
+        "",
+        f"A backlog of {deliver['backlog']:,} accepted sends drained to `delivered` in {deliver['seconds']:.1f} s: "
+        f"**{deliver['rate']:.0f} deliveries/s**, one dispatcher with 64 in flight. wrk alone (64 connections) "
+        f"gets {deliver['raw']['rps']:.0f} requests/s from the same target (`scripts/bench_target.py`, a Python "
+        f"keep-alive HTTP/1.1 receiver): harepost delivers at **{ratio(deliver['rate'], deliver['raw']['rps'])}** "
+        "of the target's raw capacity.",
+        "",
+        f"Send-to-target latency at {latency['rate']} sends/s ({latency['count']} sends, from the client's POST to "
+        f"the target receiving it): p50 **{latency['p50']:.1f} ms**, p99 **{latency['p99']:.1f} ms**.",
+        "",
+        "### Scale",
+        "",
+        "One connection, so latency is not queueing:",
+        "",
+        "| stored deliveries | lookup p50 ms | lookup p99 ms | first page p50 ms | first page p99 ms |",
+        "|---|---|---|---|---|",
+        f"| 1,000 | {scale['small']['lookup']['p50']:.2f} | {scale['small']['lookup']['p99']:.2f} | "
+        f"{scale['small']['page']['p50']:.2f} | {scale['small']['page']['p99']:.2f} |",
+        f"| {scale['count']:,} | {scale['large']['lookup']['p50']:.2f} | {scale['large']['lookup']['p99']:.2f} | "
+        f"{scale['large']['page']['p50']:.2f} | {scale['large']['page']['p99']:.2f} |",
+        "",
+        f"At {scale['count']:,} the lookup takes **x{scale['large']['lookup']['p50'] / scale['small']['lookup']['p50']:.2f}** "
+        f"and the first page **x{scale['large']['page']['p50'] / scale['small']['page']['p50']:.2f}** of their time at "
+        f"1,000 (p50). Storing them through the store's Send RPC took {scale['fill_seconds']:.0f} s; "
+        f"store.sqlite is {scale['database_mib']:.0f} MiB.",
+        "",
+        "### Footprint",
+        "",
+        "Idle: a fresh `harepost up`, 2 s after ready. The other columns: the benchmark's components right after",
+        "each load phase (the dispatcher runs only from the deliver phase on).",
+        "",
+        "| component | idle RSS MiB | after lookup load | after accept load | after delivering |",
+        "|---|---|---|---|---|",
+    ]
+    for name in ("auth", "store", "gateway", "dispatcher"):
+        def cell(phase):
+            value = memory[phase].get(name)
+            return f"{value[0]:.1f}" if value else "-"
+        lines.append(f"| {name} | {cell('idle')} | {cell('lookup')} | {cell('accept')} | {cell('deliver')} |")
+    lines += [
+        "",
+        f"The dispatcher peaked at {memory['dispatcher_peak']:.1f} MiB while draining. `harepost up` is ready "
+        f"(every component healthy, dev account made) **{r['up_ready_ms']:.0f} ms** after it starts (median of 3 "
+        "fresh starts).",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path, name, body):
+    """Replaces (or appends) the `<!-- bench:NAME -->` section of the benchmarks document."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    section = f"{begin}\n{body}\n{end}"
+    if begin in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    with open(path, "w") as document:
+        document.write(text)
+
+
+if __name__ == "__main__":
+    main()
