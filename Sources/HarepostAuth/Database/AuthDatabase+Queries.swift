@@ -68,13 +68,13 @@ extension AuthDatabase {
             createdAt: now
         )
         let key = try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO accounts (id, name, rate_limit_per_minute, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [account.id, account.name, account.rateLimitPerMinute, now]
+            try db.cachedStatement(
+                sql: "INSERT INTO accounts (id, name, rate_limit_per_minute, created_at) VALUES (?, ?, ?, ?)"
+            ).execute(arguments: [account.id, account.name, account.rateLimitPerMinute, now]
             )
-            try db.execute(
-                sql: "INSERT INTO signing_secrets (account_id, secret, created_at) VALUES (?, ?, ?)",
-                arguments: [account.id, signingSecret, now]
+            try db.cachedStatement(
+                sql: "INSERT INTO signing_secrets (account_id, secret, created_at) VALUES (?, ?, ?)"
+            ).execute(arguments: [account.id, signingSecret, now]
             )
             return try Self.insertKey(firstKey, accountID: account.id, now: now, db)
         }
@@ -92,13 +92,16 @@ extension AuthDatabase {
         -> APIKeyRecord
     {
         let id = Credentials.identifier("key")
-        try db.execute(
+        try db.cachedStatement(
             sql:
-                "INSERT INTO api_keys (id, account_id, environment, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [id, accountID, key.environment.rawValue, key.hash, key.displayedPrefix, now]
+                "INSERT INTO api_keys (id, account_id, environment, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [id, accountID, key.environment.rawValue, key.hash, key.displayedPrefix, now]
         )
         return APIKeyRecord(
-            row: try Row.fetchOne(db, sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ?", arguments: [id])!
+            row: try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ?"),
+                arguments: [id]
+            )!
         )
     }
 
@@ -106,8 +109,9 @@ extension AuthDatabase {
         try await pool.read { db in
             try Self.requireAccount(accountID, db)
             return try Row.fetchAll(
-                db,
-                sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE account_id = ? ORDER BY created_at, id",
+                db.cachedStatement(
+                    sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE account_id = ? ORDER BY created_at, id"
+                ),
                 arguments: [accountID]
             ).map(APIKeyRecord.init(row:))
         }
@@ -117,14 +121,13 @@ extension AuthDatabase {
     func revokeKey(id: String, accountID: String, now: UnixMilliseconds) async throws -> APIKeyRecord {
         try await pool.write { db in
             try Self.requireAccount(accountID, db)
-            try db.execute(
-                sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL",
-                arguments: [now, id, accountID]
+            try db.cachedStatement(
+                sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL"
+            ).execute(arguments: [now, id, accountID]
             )
             guard
                 let row = try Row.fetchOne(
-                    db,
-                    sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ? AND account_id = ?",
+                    db.cachedStatement(sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ? AND account_id = ?"),
                     arguments: [id, accountID]
                 )
             else { throw AuthDatabaseError.keyNotFound }
@@ -141,8 +144,10 @@ extension AuthDatabase {
 
     /// Who a key belongs to, with when it was last used; `nil` for an unknown or revoked key.
     func principal(forKeyHash hash: Data) async throws -> (Principal, lastUsedAt: UnixMilliseconds?)? {
-        try await pool.read { db in
-            // The hot path: a prepared statement cached per connection, not re-parsed per call.
+        try pointRead { db in
+            // The hot path: a prepared statement cached per connection, not re-parsed
+            // per call, run on the calling thread (one indexed read takes
+            // microseconds; an async read's thread hops cost more).
             let statement = try db.cachedStatement(sql: Self.authenticateSQL)
             guard let row = try Row.fetchOne(statement, arguments: [hash]) else { return nil }
             let principal = Principal(
@@ -157,7 +162,9 @@ extension AuthDatabase {
 
     func recordUse(ofKey id: String, at now: UnixMilliseconds) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [now, id])
+            try db.cachedStatement(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?").execute(arguments: [
+                now, id,
+            ])
         }
     }
 
@@ -165,12 +172,13 @@ extension AuthDatabase {
         try await pool.read { db in
             try Self.requireAccount(accountID, db)
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT secret, valid_until FROM signing_secrets
-                    WHERE account_id = ? AND (valid_until IS NULL OR valid_until > ?)
-                    ORDER BY created_at DESC, rowid DESC
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT secret, valid_until FROM signing_secrets
+                        WHERE account_id = ? AND (valid_until IS NULL OR valid_until > ?)
+                        ORDER BY created_at DESC, rowid DESC
+                        """
+                ),
                 arguments: [accountID, now]
             )
             let current = rows.first { ($0["valid_until"] as UnixMilliseconds?) == nil }
@@ -190,13 +198,13 @@ extension AuthDatabase {
         try await pool.write { db in
             try Self.requireAccount(accountID, db)
             let validUntil = now + overlapMilliseconds
-            try db.execute(
-                sql: "UPDATE signing_secrets SET valid_until = ? WHERE account_id = ? AND valid_until IS NULL",
-                arguments: [validUntil, accountID]
+            try db.cachedStatement(
+                sql: "UPDATE signing_secrets SET valid_until = ? WHERE account_id = ? AND valid_until IS NULL"
+            ).execute(arguments: [validUntil, accountID]
             )
-            try db.execute(
-                sql: "INSERT INTO signing_secrets (account_id, secret, created_at) VALUES (?, ?, ?)",
-                arguments: [accountID, secret, now]
+            try db.cachedStatement(
+                sql: "INSERT INTO signing_secrets (account_id, secret, created_at) VALUES (?, ?, ?)"
+            ).execute(arguments: [accountID, secret, now]
             )
             return validUntil
         }
@@ -205,16 +213,23 @@ extension AuthDatabase {
     func setRateLimit(accountID: String, perMinute: Int) async throws {
         try await pool.write { db in
             try Self.requireAccount(accountID, db)
-            try db.execute(
-                sql: "UPDATE accounts SET rate_limit_per_minute = ? WHERE id = ?",
-                arguments: [perMinute, accountID]
+            try db.cachedStatement(
+                sql: "UPDATE accounts SET rate_limit_per_minute = ? WHERE id = ?"
+            ).execute(arguments: [perMinute, accountID]
             )
         }
     }
 
     private static func requireAccount(_ id: String, _ db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM accounts WHERE id = ?", arguments: [id]) != nil else {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [id]) != nil
+        else {
             throw AuthDatabaseError.accountNotFound
         }
+    }
+
+    /// Runs an indexed read on the calling thread (a synchronous function, so
+    /// GRDB's synchronous `read` is the one called).
+    private func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
     }
 }

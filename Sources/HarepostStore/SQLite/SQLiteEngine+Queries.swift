@@ -8,12 +8,12 @@ extension SQLiteEngine {
     func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord
     {
         try await commits.write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO domains (account_id, domain, token, status, created_at) VALUES (?, ?, ?, 'pending', ?)
                     ON CONFLICT (account_id, domain) DO NOTHING
-                    """,
-                arguments: [accountID, domain, token, now]
+                    """
+            ).execute(arguments: [accountID, domain, token, now]
             )
             return try Self.domain(accountID: accountID, domain: domain, db)!
         }
@@ -22,8 +22,7 @@ extension SQLiteEngine {
     func domains(accountID: String) async throws -> [DomainRecord] {
         try await pool.read { db in
             try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM domains WHERE account_id = ? ORDER BY domain",
+                db.cachedStatement(sql: "SELECT * FROM domains WHERE account_id = ? ORDER BY domain"),
                 arguments: [accountID]
             )
             .map(Self.domainRecord)
@@ -32,10 +31,10 @@ extension SQLiteEngine {
 
     func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord {
         try await commits.write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql:
-                    "UPDATE domains SET status = 'verified', verified_at = ? WHERE account_id = ? AND domain = ? AND status = 'pending'",
-                arguments: [now, accountID, domain]
+                    "UPDATE domains SET status = 'verified', verified_at = ? WHERE account_id = ? AND domain = ? AND status = 'pending'"
+            ).execute(arguments: [now, accountID, domain]
             )
             guard let record = try Self.domain(accountID: accountID, domain: domain, db) else {
                 throw StorageError.notFound
@@ -46,8 +45,7 @@ extension SQLiteEngine {
 
     private static func domain(accountID: String, domain: String, _ db: Database) throws -> DomainRecord? {
         try Row.fetchOne(
-            db,
-            sql: "SELECT * FROM domains WHERE account_id = ? AND domain = ?",
+            db.cachedStatement(sql: "SELECT * FROM domains WHERE account_id = ? AND domain = ?"),
             arguments: [accountID, domain]
         )
         .map(domainRecord)
@@ -69,8 +67,7 @@ extension SQLiteEngine {
         try await commits.write { db in
             if let key = delivery.idempotencyKey,
                 let existing = try Row.fetchOne(
-                    db,
-                    sql: "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?",
+                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?"),
                     arguments: [delivery.tenant.accountID, key]
                 )
             {
@@ -99,7 +96,7 @@ extension SQLiteEngine {
             )
             let headers = HeaderJSON.encode(delivery.headers)
             let policy = delivery.policy
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO deliveries (
                         id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
@@ -107,16 +104,19 @@ extension SQLiteEngine {
                         connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger,
                         request_id
                     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial', ?)
-                    """,
-                arguments: [
-                    delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
-                    Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
-                    policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
-                    policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, connectionID, destinationID,
-                    delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
-                ]
+                    """
+            ).execute(arguments: [
+                delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
+                Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
+                policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
+                policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, connectionID, destinationID,
+                delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
+            ]
             )
-            let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [delivery.queueID])!
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ?"),
+                arguments: [delivery.queueID]
+            )!
             return (Self.deliveryRecord(row), true)
         }
     }
@@ -133,14 +133,17 @@ extension SQLiteEngine {
         _ db: Database
     ) throws -> String {
         let lookup = "SELECT id FROM \(table) WHERE account_id = ? AND environment = ? AND \(key) = ?"
-        if let id = try String.fetchOne(db, sql: lookup, arguments: [tenant.accountID, tenant.environment, value]) {
+        if let id = try String.fetchOne(
+            db.cachedStatement(sql: lookup),
+            arguments: [tenant.accountID, tenant.environment, value]
+        ) {
             return id
         }
         let id = StoreIdentifiers.make(prefix)
-        try db.execute(
+        try db.cachedStatement(
             sql:
-                "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [id, tenant.accountID, tenant.environment, value, extra.value, now]
+                "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [id, tenant.accountID, tenant.environment, value, extra.value, now]
         )
         return id
     }
@@ -148,11 +151,10 @@ extension SQLiteEngine {
     // MARK: Lookups
 
     func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
-        try await pool.read { db in
+        try pointRead { db in
             let row = try Self.deliveryRow(queueID, tenant: tenant, db)
             let attempts = try Row.fetchAll(
-                db,
-                sql: Self.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number",
+                db.cachedStatement(sql: Self.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"),
                 arguments: [row["seq"] as Int64]
             ).map(Self.attemptRecord)
             return (Self.deliveryRecord(row), attempts)
@@ -160,7 +162,7 @@ extension SQLiteEngine {
     }
 
     func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord] {
-        try await pool.read { db in
+        try pointRead { db in
             var sql = "SELECT * FROM deliveries WHERE account_id = ? AND environment = ?"
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
             if let status {
@@ -173,7 +175,7 @@ extension SQLiteEngine {
             }
             sql += " ORDER BY seq DESC LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.deliveryRecord)
+            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.deliveryRecord)
         }
     }
 
@@ -198,13 +200,13 @@ extension SQLiteEngine {
             let whereClause = " WHERE " + conditions.joined(separator: " AND ")
             let total =
                 try Int64.fetchOne(
-                    db,
-                    sql: "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq" + whereClause,
+                    db.cachedStatement(
+                        sql: "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq" + whereClause
+                    ),
                     arguments: arguments
                 ) ?? 0
             let records = try Row.fetchAll(
-                db,
-                sql: Self.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?",
+                db.cachedStatement(sql: Self.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?"),
                 arguments: arguments + [limit, offset]
             ).map(Self.attemptRecord)
             return (records, total)
@@ -215,8 +217,7 @@ extension SQLiteEngine {
     private static func deliveryRow(_ queueID: String, tenant: Tenant, _ db: Database) throws -> Row {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
+                db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"),
                 arguments: [queueID, tenant.accountID, tenant.environment]
             )
         else { throw StorageError.notFound }
@@ -236,22 +237,23 @@ extension SQLiteEngine {
     func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery] {
         try await commits.write { db in
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM deliveries
-                    WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
-                      AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                    ORDER BY next_attempt_at LIMIT ?
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM deliveries
+                        WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+                          AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+                        ORDER BY next_attempt_at LIMIT ?
+                        """
+                ),
                 arguments: [now, now, limit]
             )
             return try rows.map { row in
                 let record = Self.deliveryRecord(row)
                 let leaseID = StoreIdentifiers.make("lease")
                 let expiresAt = now + record.policy.timeoutMilliseconds + leaseMarginMilliseconds
-                try db.execute(
-                    sql: "UPDATE deliveries SET lease_id = ?, lease_expires_at = ? WHERE seq = ?",
-                    arguments: [leaseID, expiresAt, record.seq]
+                try db.cachedStatement(
+                    sql: "UPDATE deliveries SET lease_id = ?, lease_expires_at = ? WHERE seq = ?"
+                ).execute(arguments: [leaseID, expiresAt, record.seq]
                 )
                 return LeasedDelivery(delivery: record, leaseID: leaseID, leaseExpiresAt: expiresAt)
             }
@@ -261,11 +263,12 @@ extension SQLiteEngine {
     func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds? {
         try await pool.read { db in
             try Int64.fetchOne(
-                db,
-                sql: """
-                    SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) FROM deliveries
-                    WHERE next_attempt_at IS NOT NULL
-                    """
+                db.cachedStatement(
+                    sql: """
+                        SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) FROM deliveries
+                        WHERE next_attempt_at IS NOT NULL
+                        """
+                )
             )
         }
     }
@@ -273,13 +276,14 @@ extension SQLiteEngine {
     func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth {
         try await pool.read { db in
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT count(*) AS pending,
-                           coalesce(sum(lease_expires_at > :now), 0) AS leased,
-                           coalesce(sum(max(next_attempt_at, coalesce(lease_expires_at, 0)) <= :now), 0) AS due
-                    FROM deliveries WHERE next_attempt_at IS NOT NULL
-                    """,
+                db.cachedStatement(
+                    sql: """
+                        SELECT count(*) AS pending,
+                               coalesce(sum(lease_expires_at > :now), 0) AS leased,
+                               coalesce(sum(max(next_attempt_at, coalesce(lease_expires_at, 0)) <= :now), 0) AS due
+                        FROM deliveries WHERE next_attempt_at IS NOT NULL
+                        """
+                ),
                 arguments: ["now": now]
             )
             return QueueDepth(pending: row?["pending"] ?? 0, due: row?["due"] ?? 0, leased: row?["leased"] ?? 0)
@@ -289,7 +293,11 @@ extension SQLiteEngine {
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     {
         try await commits.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE id = ?", arguments: [queueID])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ?"),
+                    arguments: [queueID]
+                )
             else {
                 throw StorageError.notFound
             }
@@ -299,31 +307,31 @@ extension SQLiteEngine {
             let delivery = Self.deliveryRecord(row)
             let terminal = report.newStatus != "retrying"
             let deadLettered = report.newStatus == "dead_letter" || report.newStatus == "rejected"
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO attempts (
                         id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
                         duration_ms, error, request_url, request_method, request_headers, request_body_size,
                         response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
                     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    StoreIdentifiers.make("att"), delivery.seq, delivery.tenant.accountID, delivery.tenant.environment,
-                    delivery.attempts + 1, delivery.nextTrigger, report.outcome, report.httpStatus,
-                    report.durationMilliseconds, report.error, report.requestURL, report.requestMethod,
-                    report.requestHeadersJSON, report.requestBodySize, report.responseHeadersJSON, report.responseBody,
-                    now, terminal ? nil : report.nextAttemptAt, deadLettered, deadLettered ? now : nil,
-                ]
+                    """
+            ).execute(arguments: [
+                StoreIdentifiers.make("att"), delivery.seq, delivery.tenant.accountID, delivery.tenant.environment,
+                delivery.attempts + 1, delivery.nextTrigger, report.outcome, report.httpStatus,
+                report.durationMilliseconds, report.error, report.requestURL, report.requestMethod,
+                report.requestHeadersJSON, report.requestBodySize, report.responseHeadersJSON, report.responseBody,
+                now, terminal ? nil : report.nextAttemptAt, deadLettered, deadLettered ? now : nil,
+            ]
             )
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE deliveries SET status = ?, attempts = attempts + 1, last_status = ?, updated_at = ?,
                         next_attempt_at = ?, next_trigger = 'retry', lease_id = NULL, lease_expires_at = NULL
                     WHERE seq = ?
-                    """,
-                arguments: [
-                    report.newStatus, report.httpStatus, now, terminal ? nil : report.nextAttemptAt, delivery.seq,
-                ]
+                    """
+            ).execute(arguments: [
+                report.newStatus, report.httpStatus, now, terminal ? nil : report.nextAttemptAt, delivery.seq,
+            ]
             )
             return report.newStatus
         }
@@ -338,16 +346,19 @@ extension SQLiteEngine {
                     "only a rejected or dead_letter delivery can be retried; this one is \(status)"
                 )
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE deliveries SET status = 'retrying', next_attempt_at = ?, next_trigger = 'manual', updated_at = ?,
                         max_attempts = max(max_attempts, attempts + 1)
                     WHERE seq = ?
-                    """,
-                arguments: [now, now, row["seq"] as Int64]
+                    """
+            ).execute(arguments: [now, now, row["seq"] as Int64]
             )
             return Self.deliveryRecord(
-                try Row.fetchOne(db, sql: "SELECT * FROM deliveries WHERE seq = ?", arguments: [row["seq"] as Int64])!
+                try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE seq = ?"),
+                    arguments: [row["seq"] as Int64]
+                )!
             )
         }
     }

@@ -17,6 +17,15 @@ final class SQLiteEngine: StorageEngine {
         commits = GroupCommit(pool: pool)
     }
 
+    /// Runs a read that touches O(1) index entries (a delivery by id, one
+    /// keyset page) on the calling thread. Such a read takes microseconds, and
+    /// GRDB's async read hops to a reader queue and back, which profiling
+    /// showed costs several times the read (docs/benchmarks.md). Reads that
+    /// may scan (counts, offsets) keep the async `pool.read`.
+    func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("1-domains-deliveries-attempts") { db in
