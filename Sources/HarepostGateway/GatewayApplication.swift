@@ -57,6 +57,10 @@ public enum GatewayApplication {
                     timeout: configuration.backendTimeout
                 ),
                 limiter: RateLimiter(),
+                requests: TimerFamily(
+                    label: "harepost_http_request_duration_seconds",
+                    dimensionNames: ["route", "status"]
+                ),
                 configuration: configuration
             )
         )

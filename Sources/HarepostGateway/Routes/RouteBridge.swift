@@ -1,4 +1,3 @@
-import CoreMetrics
 import Foundation
 import HTTPTypes
 import HarepostJSON
@@ -17,10 +16,25 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     let backends: GatewayBackends
     let authenticator: Authenticator
     let limiter: RateLimiter
+    /// `harepost_http_request_duration_seconds{route, status}`.
+    let requests: TimerFamily
     let configuration: GatewayApplication.Configuration
 
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("X-API-Key")! }
     static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    /// 128 random bits as 32 hex digits (what a UUID carries, without
+    /// Foundation's formatting).
+    static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        func hex(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return hex(high) + hex(low)
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -40,31 +54,34 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             let started = ContinuousClock.now
             let requestID =
                 request.headers[Self.requestIDHeader].flatMap { $0.utf8.count <= 128 ? $0 : nil }
-                ?? UUID().uuidString.lowercased()
-            var logger = context.logger
-            logger[metadataKey: "request.id"] = "\(requestID)"
-            logger[metadataKey: "route"] = "\(route.name)"
+                ?? Self.newRequestID()
+            // Metadata is passed per log call: setting it on a Logger copies
+            // its dictionary, a cost every request would pay for lines that
+            // are rarely written.
+            let logMetadata: Logger.Metadata = ["request.id": "\(requestID)", "route": "\(route.name)"]
             var response: Response
             do throws(GatewayError) {
                 response = try await serve(route, pathValues: pathValues, request: request, requestID: requestID)
             } catch {
                 response = error.response(route: route)
                 if error.status.code >= 500 {
-                    logger.warning("request failed", metadata: ["error": "\(error.logDescription)"])
+                    context.logger.warning(
+                        "request failed",
+                        metadata: logMetadata.merging(["error": "\(error.logDescription)"]) { $1 }
+                    )
                 }
             }
             response.headers[Self.requestIDHeader] = requestID
             let elapsed = ContinuousClock.now - started
-            Timer(
-                label: "harepost_http_request_duration_seconds",
-                dimensions: [("route", route.name), ("status", "\(response.status.code)")]
-            ).recordNanoseconds(elapsed.nanoseconds)
-            logger.debug(
-                "request served",
-                metadata: [
-                    "http.status": "\(response.status.code)", "http.duration_us": "\(elapsed.nanoseconds / 1000)",
-                ]
-            )
+            requests.record([route.name, "\(response.status.code)"], nanoseconds: elapsed.nanoseconds)
+            if context.logger.logLevel <= .debug {
+                context.logger.debug(
+                    "request served",
+                    metadata: logMetadata.merging([
+                        "http.status": "\(response.status.code)", "http.duration_us": "\(elapsed.nanoseconds / 1000)",
+                    ]) { $1 }
+                )
+            }
             return response
         }
     }

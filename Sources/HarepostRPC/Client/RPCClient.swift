@@ -76,6 +76,9 @@ public final class RPCClient: Service, Sendable {
         var attempts = 0
         var wakeRequested = false
         var wake: CheckedContinuation<Void, Never>?
+        /// Frames waiting for the next flush on their channel's event loop.
+        var outbox: [(frame: ByteBuffer, callID: UInt64, channel: any Channel)] = []
+        var flushScheduled = false
     }
 
     public let configuration: Configuration
@@ -259,10 +262,36 @@ public final class RPCClient: Service, Sendable {
         }
     }
 
+    /// Queues `frame` and makes sure one flush is scheduled on the event loop:
+    /// under load, the calls made while a flush is pending go out together in
+    /// one `writev` instead of one system call (and one event-loop hop) each.
     private func write(_ frame: ByteBuffer, callID: UInt64, on channel: any Channel) {
-        channel.writeAndFlush(frame).whenFailure { _ in
-            self.complete(callID, with: .failure(Failure.neverSent))
+        let schedule = state.withLockedValue { state -> Bool in
+            state.outbox.append((frame, callID, channel))
+            defer { state.flushScheduled = true }
+            return !state.flushScheduled
         }
+        if schedule {
+            channel.eventLoop.execute { self.flushOutbox() }
+        }
+    }
+
+    private func flushOutbox() {
+        let frames = state.withLockedValue { state in
+            defer {
+                state.outbox = []
+                state.flushScheduled = false
+            }
+            return state.outbox
+        }
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        for (frame, callID, channel) in frames {
+            channel.write(frame).whenFailure { _ in
+                self.complete(callID, with: .failure(Failure.neverSent))
+            }
+            channels[ObjectIdentifier(channel)] = channel
+        }
+        for channel in channels.values { channel.flush() }
     }
 
     /// Ends a call exactly once: whichever of reply, deadline, cancellation or

@@ -158,8 +158,7 @@ struct DispatcherCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        ProcessMetrics.bootstrap()
+        ProcessOptions.bootstrapComponent()
         let process = options.process
         let logger = process.makeLogger(component: "dispatcher")
         let path = options.socket ?? process.socketPath(for: "dispatcher")

@@ -2,6 +2,8 @@ import ArgumentParser
 import HarepostRPC
 import HarepostSupervisor
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -34,6 +36,19 @@ struct ProcessOptions: ParsableArguments {
         clientLogger[metadataKey: "rpc.backend"] = "\(component)"
         let path = socket ?? socketPath(for: component)
         return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
+    }
+
+    /// What every component process sets up first: logs to standard error,
+    /// metrics into its Prometheus registry, and NIO's event loops as the
+    /// executor of Swift concurrency, so a task resumed by network I/O runs on
+    /// the event loop that read it instead of hopping to another thread and
+    /// back (profiling showed those hops cost more than the work of a lookup;
+    /// docs/benchmarks.md). Blocking work stays off the event loops: SQLite
+    /// writes and scans run on GRDB's queues, curl on its own thread.
+    static func bootstrapComponent() {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        ProcessMetrics.bootstrap()
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     func makeLogger(component: String) -> Logger {
@@ -83,8 +98,7 @@ func runComponent(
     refreshMetrics: @escaping @Sendable () async -> Void = {},
     makeRouter: () throws -> RPCRouter
 ) async throws {
-    LoggingSystem.bootstrap(StreamLogHandler.standardError)
-    ProcessMetrics.bootstrap()
+    ProcessOptions.bootstrapComponent()
     var router = try makeRouter()
     try ProcessMetrics.register(on: &router, refresh: refreshMetrics)
     let logger = options.process.makeLogger(component: component)

@@ -48,8 +48,7 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        ProcessMetrics.bootstrap()
+        ProcessOptions.bootstrapComponent()
         let logger = process.makeLogger(component: "gateway")
         let backends = GatewayBackends(
             auth: process.makeClient("auth", socket: authSocket, logger: logger),
