@@ -105,6 +105,15 @@ public final class Supervisor: Service, Sendable {
                 self.killAll()
             }
         }
+        // However it ended, no pid file may name a process that is gone.
+        for program in programs { removePIDFile(program.name) }
+    }
+
+    /// The longest an orderly stop can take: every program in turn using its
+    /// whole stop timeout. A service group running the supervisor should allow
+    /// at least this for graceful shutdown.
+    public var maximumStopDuration: Duration {
+        configuration.stopTimeout * programs.count
     }
 
     /// Starts `program` and starts it again whenever it exits, until it is stopped.

@@ -172,7 +172,18 @@ public final class RPCServer: Service {
         }
         do {
             try await connection.executeThenClose { inbound, outbound in
+                let answers = ResponseBatcher()
                 try await withThrowingDiscardingTaskGroup { group in
+                    // The writer: every answer finished since its last write
+                    // goes out in one batch (one flush).
+                    group.addTask {
+                        while true {
+                            let batch = await answers.nextBatch()
+                            if batch.isEmpty { return }
+                            try? await outbound.write(contentsOf: batch)
+                            for _ in batch { self.endCall(on: id) }
+                        }
+                    }
                     for try await frame in inbound {
                         let request = try RPCEnvelope(frame: frame)
                         guard request.kind == .request else {
@@ -198,8 +209,7 @@ public final class RPCServer: Service {
                                     allocator: connection.channel.allocator
                                 )
                             }
-                            try? await outbound.write(encoded)
-                            self.endCall(on: id)
+                            if !answers.enqueue(encoded) { self.endCall(on: id) }
                         }
                     }
                     // The peer is gone: nobody can receive the answers of the

@@ -64,7 +64,13 @@ struct ProcessOptions: ParsableArguments {
         try await run(services.map { .init(service: $0) }, logger: logger)
     }
 
-    func run(_ services: [ServiceGroupConfiguration.ServiceConfiguration], logger: Logger) async throws {
+    /// - Parameter shutdownBudget: how long graceful shutdown may take before the
+    ///   rest is cancelled (default: `--shutdown-grace-seconds`).
+    func run(
+        _ services: [ServiceGroupConfiguration.ServiceConfiguration],
+        logger: Logger,
+        shutdownBudget: Duration? = nil
+    ) async throws {
         var serviceConfigurations = services
         if let watch = SupervisorWatch(logger: logger) {
             serviceConfigurations.insert(
@@ -77,7 +83,7 @@ struct ProcessOptions: ParsableArguments {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        configuration.maximumGracefulShutdownDuration = .seconds(shutdownGraceSeconds)
+        configuration.maximumGracefulShutdownDuration = shutdownBudget ?? .seconds(shutdownGraceSeconds)
         try await ServiceGroup(configuration: configuration).run()
     }
 }

@@ -117,7 +117,9 @@ struct UpCommand: AsyncParsableCommand {
         try await process.run(
             ([http, auth, dispatcher, supervisor] as [any Service]).map { .init(service: $0) }
                 + [.init(service: announcer, successTerminationBehavior: .gracefullyShutdownGroup)],
-            logger: logger
+            logger: logger,
+            // Stopping the components one at a time may take each its whole grace.
+            shutdownBudget: supervisor.maximumStopDuration + .seconds(5)
         )
         if announcer.failed { throw ExitCode(1) }
     }
