@@ -1,4 +1,5 @@
 import CoreMetrics
+import HarepostRPC
 
 /// What the dispatcher reports through swift-metrics.
 ///
@@ -7,13 +8,19 @@ import CoreMetrics
 /// - `harepost_delivery_attempt_duration_seconds{status}`: how long each took.
 /// - `harepost_dispatcher_in_flight`: attempts under way right now.
 enum DispatcherMetrics {
+    static let attempts = MetricFamily(counter: "harepost_delivery_attempts_total", dimensionNames: ["status"])
+    static let durations = MetricFamily(
+        timer: "harepost_delivery_attempt_duration_seconds",
+        dimensionNames: ["status"]
+    )
+    static let inFlight = Gauge(label: "harepost_dispatcher_in_flight")
+
     static func recordAttempt(status: String, milliseconds: Int64) {
-        Counter(label: "harepost_delivery_attempts_total", dimensions: [("status", status)]).increment()
-        Timer(label: "harepost_delivery_attempt_duration_seconds", dimensions: [("status", status)])
-            .recordMilliseconds(milliseconds)
+        attempts([status]).increment()
+        durations([status]).recordMilliseconds(milliseconds)
     }
 
     static func recordInFlight(_ count: Int) {
-        Gauge(label: "harepost_dispatcher_in_flight").record(count)
+        inFlight.record(count)
     }
 }

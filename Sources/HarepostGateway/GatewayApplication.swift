@@ -57,8 +57,8 @@ public enum GatewayApplication {
                     timeout: configuration.backendTimeout
                 ),
                 limiter: RateLimiter(),
-                requests: TimerFamily(
-                    label: "harepost_http_request_duration_seconds",
+                requests: MetricFamily(
+                    timer: "harepost_http_request_duration_seconds",
                     dimensionNames: ["route", "status"]
                 ),
                 configuration: configuration

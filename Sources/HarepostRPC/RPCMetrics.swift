@@ -9,16 +9,16 @@ import CoreMetrics
 /// - `harepost_rpc_client_duration_seconds{method, code}`: every call a client
 ///   made, as the caller saw it (includes reconnecting and queueing).
 enum RPCMetrics {
-    static let server = TimerFamily(label: "harepost_rpc_server_duration_seconds", dimensionNames: ["method", "code"])
-    static let client = TimerFamily(label: "harepost_rpc_client_duration_seconds", dimensionNames: ["method", "code"])
+    static let server = MetricFamily(timer: "harepost_rpc_server_duration_seconds", dimensionNames: ["method", "code"])
+    static let client = MetricFamily(timer: "harepost_rpc_client_duration_seconds", dimensionNames: ["method", "code"])
     static let serverInFlight = Gauge(label: "harepost_rpc_server_in_flight")
 
     static func recordServerCall(_ method: String, code: RPCCode, since start: ContinuousClock.Instant) {
-        server.record([method, "\(code)"], nanoseconds: (ContinuousClock.now - start).nanoseconds)
+        server([method, "\(code)"]).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
     }
 
     static func recordClientCall(_ method: String, code: RPCCode, since start: ContinuousClock.Instant) {
-        client.record([method, "\(code)"], nanoseconds: (ContinuousClock.now - start).nanoseconds)
+        client([method, "\(code)"]).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
     }
 
     static func recordServerInFlight(_ count: Int) {

@@ -82,24 +82,24 @@ public final class ChildProcess: Sendable {
     /// Waits for the process to end (it is reaped then); nil if the waiting task
     /// is cancelled first. Polls, so an exit is noticed within 20 ms.
     public func exit() async -> ChildExit? {
+        await exit(before: nil)
+    }
+
+    /// Waits for the process to end, at most `timeout`; nil if it is still running.
+    public func exit(within timeout: Duration) async -> ChildExit? {
+        await exit(before: .now + timeout)
+    }
+
+    private func exit(before deadline: ContinuousClock.Instant?) async -> ChildExit? {
         while true {
             if let exit = reap() { return exit }
+            if let deadline, ContinuousClock.now >= deadline { return nil }
             do {
                 try await Task.sleep(for: .milliseconds(20))
             } catch {
                 return nil
             }
         }
-    }
-
-    /// Waits for the process to end, at most `timeout`; nil if it is still running.
-    public func exit(within timeout: Duration) async -> ChildExit? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let exit = reap() { return exit }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return reap()
     }
 
     /// The exit, reaping the process if it has just ended.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import HarepostJSON
@@ -17,7 +18,7 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     let authenticator: Authenticator
     let limiter: RateLimiter
     /// `harepost_http_request_duration_seconds{route, status}`.
-    let requests: TimerFamily
+    let requests: MetricFamily<CoreMetrics.Timer>
     let configuration: GatewayApplication.Configuration
 
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("X-API-Key")! }
@@ -55,10 +56,12 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             let requestID =
                 request.headers[Self.requestIDHeader].flatMap { $0.utf8.count <= 128 ? $0 : nil }
                 ?? Self.newRequestID()
-            // Metadata is passed per log call: setting it on a Logger copies
-            // its dictionary, a cost every request would pay for lines that
-            // are rarely written.
-            let logMetadata: Logger.Metadata = ["request.id": "\(requestID)", "route": "\(route.name)"]
+            // Metadata is built only for a line actually written: setting it on
+            // a Logger copies its dictionary, a cost every request would pay
+            // for lines that are rarely written.
+            func logMetadata(_ extra: Logger.Metadata) -> Logger.Metadata {
+                extra.merging(["request.id": "\(requestID)", "route": "\(route.name)"]) { $1 }
+            }
             var response: Response
             do throws(GatewayError) {
                 response = try await serve(route, pathValues: pathValues, request: request, requestID: requestID)
@@ -67,19 +70,19 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
                 if error.status.code >= 500 {
                     context.logger.warning(
                         "request failed",
-                        metadata: logMetadata.merging(["error": "\(error.logDescription)"]) { $1 }
+                        metadata: logMetadata(["error": "\(error.logDescription)"])
                     )
                 }
             }
             response.headers[Self.requestIDHeader] = requestID
             let elapsed = ContinuousClock.now - started
-            requests.record([route.name, "\(response.status.code)"], nanoseconds: elapsed.nanoseconds)
+            requests([route.name, "\(response.status.code)"]).recordNanoseconds(elapsed.nanoseconds)
             if context.logger.logLevel <= .debug {
                 context.logger.debug(
                     "request served",
-                    metadata: logMetadata.merging([
+                    metadata: logMetadata([
                         "http.status": "\(response.status.code)", "http.duration_us": "\(elapsed.nanoseconds / 1000)",
-                    ]) { $1 }
+                    ])
                 )
             }
             return response

@@ -26,7 +26,12 @@ struct ProcessOptions: ParsableArguments {
 
     /// The default socket of `component` in the run directory.
     func socketPath(for component: String) -> String {
-        "\(runDir)/\(component).sock"
+        Self.socketPath(for: component, in: runDir)
+    }
+
+    /// Where `component` serves in `runDirectory`: `<run-dir>/<component>.sock`.
+    static func socketPath(for component: String, in runDirectory: String) -> String {
+        "\(runDirectory)/\(component).sock"
     }
 
     /// An RPC client for `component` at `socket` (default: its socket in the run

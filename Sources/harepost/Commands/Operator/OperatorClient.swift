@@ -20,7 +20,7 @@ struct OperatorOptions: ParsableArguments {
     @Option(help: "Seconds to wait for the component.")
     var timeout: Double = 5
 
-    var authPath: String { authSocket ?? "\(runDir)/auth.sock" }
+    var authPath: String { authSocket ?? ProcessOptions.socketPath(for: "auth", in: runDir) }
 }
 
 /// Makes one call to a running component, acting for `account` when given.

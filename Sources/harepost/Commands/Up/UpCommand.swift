@@ -155,7 +155,7 @@ struct UpLayout: Sendable {
         self.routes = routes
         self.host = options.host
         self.port = options.port
-        let socket = { (component: String) in "\(runDirectory)/\(component).sock" }
+        let socket = { (component: String) in ProcessOptions.socketPath(for: component, in: runDirectory) }
         let common = [
             "--log-level", options.process.logLevel,
             "--shutdown-grace-seconds", "\(options.process.shutdownGraceSeconds)",
@@ -197,7 +197,7 @@ struct UpLayout: Sendable {
         ]
     }
 
-    func socket(_ component: String) -> String { "\(runDirectory)/\(component).sock" }
+    func socket(_ component: String) -> String { ProcessOptions.socketPath(for: component, in: runDirectory) }
 
     /// The gateway's public URL.
     var gatewayURL: String {
