@@ -25,7 +25,7 @@ struct QueryPlanTests {
         ),
         (
             "attempts of a delivery",
-            SQLiteEngine.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number", [1]
+            SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number", [1]
         ),
         (
             "first page", "SELECT * FROM deliveries WHERE account_id = ? AND environment = ? ORDER BY seq DESC LIMIT ?",
@@ -44,7 +44,7 @@ struct QueryPlanTests {
         ("idempotency", "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?", ["a", "k"]),
         (
             "hookstream page",
-            SQLiteEngine.attemptSelect
+            SQLiteRows.attemptSelect
                 + " WHERE a.account_id = ? AND a.environment = ? ORDER BY a.seq DESC LIMIT ? OFFSET ?",
             ["a", "live", 50, 0]
         ),

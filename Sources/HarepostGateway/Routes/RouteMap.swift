@@ -136,7 +136,9 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
         for (segment, part) in zip(segments, parts) {
             switch segment {
             case .literal(let literal): guard literal == part else { return nil }
-            case .variable(let field): values.append((field, part.removingPercentEncoding ?? part))
+            case .variable(let field):
+                let text = part.utf8.contains(UInt8(ascii: "%")) ? part.removingPercentEncoding ?? part : part
+                values.append((field, text))
             }
         }
         return values

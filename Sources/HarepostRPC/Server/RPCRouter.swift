@@ -10,14 +10,24 @@ public struct RPCContext: Sendable {
     /// When the caller stops waiting. The handler is cancelled at this point;
     /// long polls should answer before it.
     public let deadline: ContinuousClock.Instant?
-    /// A logger carrying `rpc.method` and `request.id`.
-    public var logger: Logger
+    private let baseLogger: Logger
 
+    /// `logger` gets the call's `rpc.method` and `request.id` as metadata.
     public init(method: String, metadata: [String: String], deadline: ContinuousClock.Instant?, logger: Logger) {
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
-        self.logger = logger
+        self.baseLogger = logger
+    }
+
+    /// A logger carrying `rpc.method` and `request.id`. It is made when asked
+    /// for: setting logger metadata copies the metadata and re-renders it in
+    /// the log handler, and most calls log nothing (docs/benchmarks.md).
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "rpc.method"] = "\(method)"
+        if let requestID { logger[metadataKey: "request.id"] = "\(requestID)" }
+        return logger
     }
 
     public var requestID: String? { metadata[RPCMetadataKey.requestID] }

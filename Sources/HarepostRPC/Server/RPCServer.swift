@@ -268,11 +268,6 @@ public final class RPCServer: Service {
     }
 
     private func respond(to request: RPCEnvelope, eventLoop: any EventLoop) async -> RPCEnvelope {
-        var logger = self.logger
-        logger[metadataKey: "rpc.method"] = "\(request.method)"
-        if let requestID = request.metadata[RPCMetadataKey.requestID] {
-            logger[metadataKey: "request.id"] = "\(requestID)"
-        }
         guard let route = router.route(for: request.method) else {
             return .response(
                 callID: request.callID,
@@ -292,6 +287,7 @@ public final class RPCServer: Service {
             request.timeoutMilliseconds > 0
             ? ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) : nil
         let context = RPCContext(method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
+        var logger: Logger { context.logger }
         do {
             let response = try await Self.run(route.handler, message, context, eventLoop: eventLoop)
             guard response.descriptor == route.method.output else {

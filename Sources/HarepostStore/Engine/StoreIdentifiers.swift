@@ -3,9 +3,20 @@
 enum StoreIdentifiers {
     private static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
 
+    /// Each of two 64-bit draws gives 8 base-36 digits (36^8 is a 2^-22
+    /// sliver of 2^64, so the modulo bias is negligible): two system calls
+    /// per identifier, not one per character.
     static func make(_ prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
-        let suffix = String((0..<16).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+        var suffix = ""
+        suffix.reserveCapacity(16)
+        for _ in 0..<2 {
+            var bits = generator.next()
+            for _ in 0..<8 {
+                suffix.append(alphabet[Int(bits % 36)])
+                bits /= 36
+            }
+        }
         return "\(prefix)_\(suffix)"
     }
 

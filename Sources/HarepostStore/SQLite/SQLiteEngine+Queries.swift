@@ -66,12 +66,16 @@ extension SQLiteEngine {
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         try await commits.write { db in
             if let key = delivery.idempotencyKey,
-                let existing = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?"),
-                    arguments: [delivery.tenant.accountID, key]
+                let existing = try SQLiteRows.first(
+                    db.cachedStatement(
+                        sql:
+                            "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND idempotency_key = ?"
+                    ),
+                    arguments: [delivery.tenant.accountID, key],
+                    SQLiteRows.delivery
                 )
             {
-                return (Self.deliveryRecord(existing), false)
+                return (existing, false)
             }
             let tenant = delivery.tenant
             let destinationID = try Self.upsert(
@@ -113,11 +117,12 @@ extension SQLiteEngine {
                 delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
             ]
             )
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ?"),
-                arguments: [delivery.queueID]
+            let record = try SQLiteRows.first(
+                db.cachedStatement(sql: "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ?"),
+                arguments: [delivery.queueID],
+                SQLiteRows.delivery
             )!
-            return (Self.deliveryRecord(row), true)
+            return (record, true)
         }
     }
 
@@ -152,18 +157,21 @@ extension SQLiteEngine {
 
     func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
         try pointRead { db in
-            let row = try Self.deliveryRow(queueID, tenant: tenant, db)
-            let attempts = try Row.fetchAll(
-                db.cachedStatement(sql: Self.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"),
-                arguments: [row["seq"] as Int64]
-            ).map(Self.attemptRecord)
-            return (Self.deliveryRecord(row), attempts)
+            let delivery = try Self.delivery(queueID, tenant: tenant, db)
+            let attempts = try SQLiteRows.all(
+                db.cachedStatement(
+                    sql: SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"
+                ),
+                arguments: [delivery.seq],
+                SQLiteRows.attempt
+            )
+            return (delivery, attempts)
         }
     }
 
     func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord] {
         try pointRead { db in
-            var sql = "SELECT * FROM deliveries WHERE account_id = ? AND environment = ?"
+            var sql = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND environment = ?"
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
             if let status {
                 sql += " AND status = ?"
@@ -175,7 +183,7 @@ extension SQLiteEngine {
             }
             sql += " ORDER BY seq DESC LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.deliveryRecord)
+            return try SQLiteRows.all(db.cachedStatement(sql: sql), arguments: arguments, SQLiteRows.delivery)
         }
     }
 
@@ -205,50 +213,49 @@ extension SQLiteEngine {
                     ),
                     arguments: arguments
                 ) ?? 0
-            let records = try Row.fetchAll(
-                db.cachedStatement(sql: Self.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?"),
-                arguments: arguments + [limit, offset]
-            ).map(Self.attemptRecord)
+            let records = try SQLiteRows.all(
+                db.cachedStatement(
+                    sql: SQLiteRows.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?"
+                ),
+                arguments: arguments + [limit, offset],
+                SQLiteRows.attempt
+            )
             return (records, total)
         }
     }
 
     /// The tenant's delivery row; `notFound` for another tenant's id.
-    private static func deliveryRow(_ queueID: String, tenant: Tenant, _ db: Database) throws -> Row {
+    private static func delivery(_ queueID: String, tenant: Tenant, _ db: Database) throws -> DeliveryRecord {
         guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"),
-                arguments: [queueID, tenant.accountID, tenant.environment]
+            let record = try SQLiteRows.first(
+                db.cachedStatement(
+                    sql:
+                        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
+                ),
+                arguments: [queueID, tenant.accountID, tenant.environment],
+                SQLiteRows.delivery
             )
         else { throw StorageError.notFound }
-        return row
+        return record
     }
-
-    static let attemptSelect = """
-        SELECT a.*, d.id AS queue_id, d.connection_id, d.destination_id, c.name AS connection_name, t.name AS destination_name
-        FROM attempts a
-        JOIN deliveries d ON d.seq = a.delivery_seq
-        JOIN connections c ON c.id = d.connection_id
-        JOIN destinations t ON t.id = d.destination_id
-        """
 
     // MARK: Queue
 
     func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery] {
         try await commits.write { db in
-            let rows = try Row.fetchAll(
+            let records = try SQLiteRows.all(
                 db.cachedStatement(
                     sql: """
-                        SELECT * FROM deliveries
+                        SELECT \(SQLiteRows.deliveryColumns) FROM deliveries
                         WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
                           AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
                         ORDER BY next_attempt_at LIMIT ?
                         """
                 ),
-                arguments: [now, now, limit]
+                arguments: [now, now, limit],
+                SQLiteRows.delivery
             )
-            return try rows.map { row in
-                let record = Self.deliveryRecord(row)
+            return try records.map { record in
                 let leaseID = StoreIdentifiers.make("lease")
                 let expiresAt = now + record.policy.timeoutMilliseconds + leaseMarginMilliseconds
                 try db.cachedStatement(
@@ -293,18 +300,20 @@ extension SQLiteEngine {
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     {
         try await commits.write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE id = ?"),
-                    arguments: [queueID]
-                )
-            else {
-                throw StorageError.notFound
+            let leased = try SQLiteRows.first(
+                db.cachedStatement(
+                    sql: "SELECT \(SQLiteRows.deliveryColumns), lease_id, lease_expires_at FROM deliveries WHERE id = ?"
+                ),
+                arguments: [queueID]
+            ) { row in
+                var columns = SQLiteRows.Columns(row)
+                let delivery = try SQLiteRows.delivery(&columns)
+                let holder: String? = columns.nextOrNil()
+                let expiresAt: Int64? = columns.nextOrNil()
+                return (delivery, holder, expiresAt ?? 0)
             }
-            guard row["lease_id"] as String? == leaseID, (row["lease_expires_at"] as Int64? ?? 0) > now else {
-                throw StorageError.leaseNotHeld
-            }
-            let delivery = Self.deliveryRecord(row)
+            guard let (delivery, holder, expiresAt) = leased else { throw StorageError.notFound }
+            guard holder == leaseID, expiresAt > now else { throw StorageError.leaseNotHeld }
             let terminal = report.newStatus != "retrying"
             let deadLettered = report.newStatus == "dead_letter" || report.newStatus == "rejected"
             try db.cachedStatement(
@@ -339,11 +348,10 @@ extension SQLiteEngine {
 
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {
         try await commits.write { db in
-            let row = try Self.deliveryRow(queueID, tenant: tenant, db)
-            let status: String = row["status"]
-            guard status == "dead_letter" || status == "rejected" else {
+            let current = try Self.delivery(queueID, tenant: tenant, db)
+            guard current.status == "dead_letter" || current.status == "rejected" else {
                 throw StorageError.invalidState(
-                    "only a rejected or dead_letter delivery can be retried; this one is \(status)"
+                    "only a rejected or dead_letter delivery can be retried; this one is \(current.status)"
                 )
             }
             try db.cachedStatement(
@@ -352,74 +360,13 @@ extension SQLiteEngine {
                         max_attempts = max(max_attempts, attempts + 1)
                     WHERE seq = ?
                     """
-            ).execute(arguments: [now, now, row["seq"] as Int64]
+            ).execute(arguments: [now, now, current.seq]
             )
-            return Self.deliveryRecord(
-                try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM deliveries WHERE seq = ?"),
-                    arguments: [row["seq"] as Int64]
-                )!
-            )
+            return try SQLiteRows.first(
+                db.cachedStatement(sql: "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE seq = ?"),
+                arguments: [current.seq],
+                SQLiteRows.delivery
+            )!
         }
-    }
-
-    // MARK: Rows
-
-    static func deliveryRecord(_ row: Row) -> DeliveryRecord {
-        DeliveryRecord(
-            seq: row["seq"],
-            queueID: row["id"],
-            tenant: Tenant(accountID: row["account_id"], environment: row["environment"]),
-            target: row["target"],
-            method: row["method"],
-            headersJSON: row["headers"],
-            body: [UInt8](row["body"] as Data),
-            sign: row["sign"],
-            idempotencyKey: row["idempotency_key"],
-            policy: DeliveryPolicy(
-                maxAttempts: row["max_attempts"],
-                backoff: row["backoff"],
-                baseDelayMilliseconds: row["base_delay_ms"],
-                maxDelayMilliseconds: row["max_delay_ms"],
-                jitter: row["jitter"],
-                timeoutMilliseconds: row["timeout_ms"],
-                respectRetryAfter: row["respect_retry_after"]
-            ),
-            status: row["status"],
-            attempts: row["attempts"],
-            lastStatus: row["last_status"],
-            createdAt: row["created_at"],
-            updatedAt: row["updated_at"],
-            nextTrigger: row["next_trigger"],
-            requestID: row["request_id"]
-        )
-    }
-
-    static func attemptRecord(_ row: Row) -> AttemptRecord {
-        AttemptRecord(
-            id: row["id"],
-            queueID: row["queue_id"],
-            tenant: Tenant(accountID: row["account_id"], environment: row["environment"]),
-            connectionID: row["connection_id"],
-            destinationID: row["destination_id"],
-            connectionName: row["connection_name"],
-            destinationName: row["destination_name"],
-            attemptNumber: row["attempt_number"],
-            triggerType: row["trigger_type"],
-            outcome: row["outcome"],
-            httpStatus: row["http_status"],
-            durationMilliseconds: row["duration_ms"],
-            error: row["error"],
-            requestURL: row["request_url"],
-            requestMethod: row["request_method"],
-            requestHeadersJSON: row["request_headers"],
-            requestBodySize: row["request_body_size"],
-            responseHeadersJSON: row["response_headers"],
-            responseBody: row["response_body"],
-            createdAt: row["created_at"],
-            nextRetryAt: row["next_retry_at"],
-            isDLQ: row["is_dlq"],
-            dlqAt: row["dlq_at"]
-        )
     }
 }

@@ -22,8 +22,23 @@ final class SQLiteEngine: StorageEngine {
     /// GRDB's async read hops to a reader queue and back, which profiling
     /// showed costs several times the read (docs/benchmarks.md). Reads that
     /// may scan (counts, offsets) keep the async `pool.read`.
+    ///
+    /// The read runs in one deferred transaction, so its statements see one
+    /// snapshot, as `pool.read` gives; the BEGIN and COMMIT are prepared once
+    /// per connection instead of compiled on every read.
     func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.read(body)
+        try pool.unsafeRead { db in
+            try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+            do {
+                let result = try body(db)
+                try db.cachedStatement(sql: "COMMIT").execute()
+                return result
+            } catch {
+                if !db.isInsideTransaction { throw error }
+                try? db.cachedStatement(sql: "ROLLBACK").execute()
+                throw error
+            }
+        }
     }
 
     static var migrator: DatabaseMigrator {
