@@ -44,7 +44,7 @@ struct NewDelivery: Sendable {
 }
 
 /// A stored delivery, as lookups and the queue see it.
-struct DeliveryRecord: Sendable {
+struct DeliveryRecord: Sendable, Equatable {
     let seq: Int64
     let queueID: String
     let tenant: Tenant
@@ -65,7 +65,7 @@ struct DeliveryRecord: Sendable {
 }
 
 /// One attempt as stored.
-struct AttemptRecord: Sendable {
+struct AttemptRecord: Sendable, Equatable {
     let id: String
     let queueID: String
     let tenant: Tenant

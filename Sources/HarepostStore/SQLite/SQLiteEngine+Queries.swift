@@ -117,11 +117,26 @@ extension SQLiteEngine {
                 delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
             ]
             )
-            let record = try SQLiteRows.first(
-                db.cachedStatement(sql: "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ?"),
-                arguments: [delivery.queueID],
-                SQLiteRows.delivery
-            )!
+            // The row just written, without reading it back.
+            let record = DeliveryRecord(
+                seq: db.lastInsertedRowID,
+                queueID: delivery.queueID,
+                tenant: tenant,
+                target: delivery.target,
+                method: delivery.method,
+                headersJSON: headers,
+                body: delivery.body,
+                sign: delivery.sign,
+                idempotencyKey: delivery.idempotencyKey,
+                policy: policy,
+                status: "queued",
+                attempts: 0,
+                lastStatus: nil,
+                createdAt: delivery.createdAt,
+                updatedAt: delivery.createdAt,
+                nextTrigger: "initial",
+                requestID: delivery.requestID
+            )
             return (record, true)
         }
     }
