@@ -128,13 +128,37 @@ def wrk(url, connections, seconds, script=None, headers=(), threads=2):
         value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+              "requests": int(re.search(r"(\d+) requests in", output).group(1))}
     for percentile in ("50", "99"):
         result[f"p{percentile}"] = milliseconds(re.search(rf"^\s+{percentile}%\s+(\S+)", output, re.M).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     if bad or errors:
         raise RuntimeError(f"wrk {url}: {bad.group(0) if bad else ''} {errors.group(0) if errors else ''}\n{output}")
+    return result
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def costed(components, measure):
+    """Runs `measure` (one wrk run) and adds `cpu_us`: the CPU time each process spent per request, in
+    microseconds, wrk's own included. On a CPU-bound machine this is what a request costs, whatever the
+    throughput the noisy neighbours leave."""
+    before = {component.name: cpu_seconds(component.pid) for component in components}
+    load_before = os.times()
+    result = measure()
+    load_after = os.times()
+    requests = max(1, result["requests"])
+    result["cpu_us"] = {component.name: (cpu_seconds(component.pid) - before[component.name]) / requests * 1e6
+                        for component in components}
+    result["cpu_us"]["wrk"] = ((load_after.children_user + load_after.children_system)
+                               - (load_before.children_user + load_before.children_system)) / requests * 1e6
     return result
 
 
@@ -299,10 +323,13 @@ def main():
 
         progress(f"lookup: gateway vs bare Hummingbird, {options.connections} connections, {runs}x{options.seconds}s each")
         auth_header = f"Authorization: Bearer {system.key}"
-        base_lookup = best_of(runs, lambda: wrk(f"http://127.0.0.1:{baseline_port}/v1/deliveries/{queue_id}",
-                                                 options.connections, options.seconds, headers=[auth_header]))
-        gateway_lookup = best_of(runs, lambda: wrk(f"http://127.0.0.1:{system.port}/v1/deliveries/{queue_id}",
-                                                   options.connections, options.seconds, headers=[auth_header]))
+        serving = list(system.components.values())
+        base_lookup = best_of(runs, lambda: costed([baseline], lambda: wrk(
+            f"http://127.0.0.1:{baseline_port}/v1/deliveries/{queue_id}", options.connections, options.seconds,
+            headers=[auth_header])))
+        gateway_lookup = best_of(runs, lambda: costed(serving, lambda: wrk(
+            f"http://127.0.0.1:{system.port}/v1/deliveries/{queue_id}", options.connections, options.seconds,
+            headers=[auth_header])))
         results["lookup"] = {"baseline": base_lookup, "harepost": gateway_lookup, "body_bytes": len(lookup_body)}
         lookup_memory = system.memory()
 
@@ -315,12 +342,13 @@ def main():
         send_body = {"target": f"http://127.0.0.1:{receiver_port}/hook",
                      "body": {"event": "order.paid", "order": 42, "amount": 1999, "currency": "EUR"},
                      "headers": {"X-Shop": "acme"}}
-        base_accept = best_of(runs, lambda: wrk(f"http://127.0.0.1:{baseline_port}/v1/send", options.connections,
-                                                options.seconds, script=lua_post(work, "baseline", send_body)))
+        base_accept = best_of(runs, lambda: costed([baseline], lambda: wrk(
+            f"http://127.0.0.1:{baseline_port}/v1/send", options.connections, options.seconds,
+            script=lua_post(work, "baseline", send_body))))
         before = system.count("queued")
-        gateway_accept = best_of(runs, lambda: wrk(f"http://127.0.0.1:{system.port}/v1/send", options.connections,
-                                                   options.seconds, script=lua_post(work, "send", send_body,
-                                                                                    system.key)))
+        gateway_accept = best_of(runs, lambda: costed(serving, lambda: wrk(
+            f"http://127.0.0.1:{system.port}/v1/send", options.connections, options.seconds,
+            script=lua_post(work, "send", send_body, system.key))))
         backlog = system.count("queued") - before
         results["accept"] = {"baseline": base_accept, "harepost": gateway_accept}
         accept_memory = system.memory()
@@ -478,18 +506,35 @@ def ratio(a, b):
     return f"{100 * a / b:.0f}%"
 
 
+def cost_text(measured):
+    return ", ".join(f"{name} {value:.0f} us" for name, value in measured["cpu_us"].items() if value >= 0.5)
+
+
 def summary(r):
     lookup, accept, deliver = r["lookup"], r["accept"], r["deliver"]
     small, large = r["scale"]["small"], r["scale"]["large"]
     idle = max(v[0] for v in r["memory"]["idle"].values())
     return "\n".join([
         f"lookup   {lookup['harepost']['rps']:.0f} req/s = {ratio(lookup['harepost']['rps'], lookup['baseline']['rps'])} of bare Hummingbird (target >= 60%), p99 {lookup['harepost']['p99']:.2f} ms (target <= 5)",
+        f"         CPU per lookup: {cost_text(lookup['harepost'])} vs bare {cost_text(lookup['baseline'])}",
         f"accept   {accept['harepost']['rps']:.0f} req/s = {ratio(accept['harepost']['rps'], accept['baseline']['rps'])} of bare Hummingbird (target >= 40%)",
+        f"         CPU per send: {cost_text(accept['harepost'])} vs bare {cost_text(accept['baseline'])}",
         f"deliver  {deliver['rate']:.0f} deliveries/s = {ratio(deliver['rate'], deliver['raw']['rps'])} of the target's raw capacity (target >= 50%); latency p50 {r['latency']['p50']:.1f} ms p99 {r['latency']['p99']:.1f} ms",
         f"         against a fast target: {r['deliver_fast']['rate']:.0f} deliveries/s = {ratio(r['deliver_fast']['rate'], r['deliver_fast']['raw']['rps'])} of its raw capacity",
         f"scale    lookup p50 x{large['lookup']['p50'] / small['lookup']['p50']:.2f}, first page p50 x{large['page']['p50'] / small['page']['p50']:.2f} at {r['scale']['count']:,} vs 1,000 (target <= 1.5)",
         f"memory   largest idle RSS {idle:.1f} MiB (target < 64); up ready in {r['up_ready_ms']:.0f} ms (target < 2000)",
     ])
+
+
+def cost_row(name, measured):
+    cost = measured["cpu_us"]
+    server = cost.get("baseline", cost.get("gateway", 0))
+
+    def cell(value):
+        return f"{value:.0f}" if value is not None else "-"
+
+    return (f"| {name} | {cell(server)} | {cell(cost.get('store'))} | {cell(cost.get('auth'))} | "
+            f"{cell(cost['wrk'])} | {cell(sum(cost.values()))} |")
 
 
 def render(r):
@@ -517,6 +562,17 @@ def render(r):
         f"Lookup reaches **{ratio(lookup['harepost']['rps'], lookup['baseline']['rps'])}** of the bare endpoint "
         f"(same {lookup['body_bytes']}-byte body); accept reaches "
         f"**{ratio(accept['harepost']['rps'], accept['baseline']['rps'])}**.",
+        "",
+        "What a request costs: CPU time per request in µs, from `/proc/<pid>/stat` around the same median runs",
+        "(all processes share the 2 cores, so on this machine requests/s is about 2 s of CPU divided by the",
+        "sum of a row):",
+        "",
+        "| run | gateway or bare server | store | auth | wrk | sum |",
+        "|---|---|---|---|---|---|",
+        cost_row("bare lookup", lookup["baseline"]),
+        cost_row("harepost lookup", lookup["harepost"]),
+        cost_row("bare accept", accept["baseline"]),
+        cost_row("harepost accept", accept["harepost"]),
         "",
         "### Deliver",
         "",
