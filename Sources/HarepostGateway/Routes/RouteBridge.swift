@@ -24,19 +24,6 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     static var apiKeyHeader: HTTPField.Name { HTTPField.Name("X-API-Key")! }
     static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
 
-    /// 128 random bits as 32 hex digits (what a UUID carries, without
-    /// Foundation's formatting).
-    static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        func hex(_ value: UInt64) -> String {
-            let digits = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }
-        return hex(high) + hex(low)
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
@@ -55,7 +42,7 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             let started = ContinuousClock.now
             let requestID =
                 request.headers[Self.requestIDHeader].flatMap { $0.utf8.count <= 128 ? $0 : nil }
-                ?? Self.newRequestID()
+                ?? RequestIDs.next()
             // Metadata is built only for a line actually written: setting it on
             // a Logger copies its dictionary, a cost every request would pay
             // for lines that are rarely written.
