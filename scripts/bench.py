@@ -563,9 +563,9 @@ def render(r):
         f"(same {lookup['body_bytes']}-byte body); accept reaches "
         f"**{ratio(accept['harepost']['rps'], accept['baseline']['rps'])}**.",
         "",
-        "What a request costs: CPU time per request in µs, from `/proc/<pid>/stat` around the same median runs",
-        "(all processes share the 2 cores, so on this machine requests/s is about 2 s of CPU divided by the",
-        "sum of a row):",
+        "What a request costs: CPU time per request in µs, from `/proc/<pid>/stat` around the same median runs.",
+        "All processes share the 2 cores, so requests/s is about 2,000,000 µs (one second of both cores)",
+        "divided by the sum of a row; the ratio of the sums is the ratio a quiet machine would show:",
         "",
         "| run | gateway or bare server | store | auth | wrk | sum |",
         "|---|---|---|---|---|---|",
