@@ -149,17 +149,19 @@ struct AuthServiceTests {
     }
 
     @Test func keysSurviveARestartOfTheService() async throws {
-        let directory = "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let account = try await AuthHarness.withService(directory: directory) { auth in try await auth.createAccount() }
-        try await AuthHarness.withService(directory: directory) { auth in
-            #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
-            let secret = try await auth.call(
-                "GetSigningSecret",
-                try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
-                account: account.id
-            )
-            #expect(secret.string("signing_secret") == account.secret)
+        try await withTemporaryDirectory("hp-auth") { directory in
+            let account = try await AuthHarness.withService(directory: directory) { auth in
+                try await auth.createAccount()
+            }
+            try await AuthHarness.withService(directory: directory) { auth in
+                #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
+                let secret = try await auth.call(
+                    "GetSigningSecret",
+                    try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                    account: account.id
+                )
+                #expect(secret.string("signing_secret") == account.secret)
+            }
         }
     }
 
@@ -334,25 +336,26 @@ struct AuthServiceTests {
 
     /// The fast path: authentication reads one row through the unique index on the key hash.
     @Test func authenticationIsOneIndexedRead() async throws {
-        let directory = "/tmp/hp-auth-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
-        let plan = try await database.pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL,
-                arguments: [Data(count: 32)]
+        try await withTemporaryDirectory("hp-auth") { directory in
+            let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
+            let plan = try await database.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL,
+                    arguments: [Data(count: 32)]
+                )
+                .map { $0["detail"] as String }
+            }
+            #expect(plan.count == 2, "\(plan)")
+            #expect(
+                plan.contains {
+                    $0.hasPrefix("SEARCH k USING INDEX sqlite_autoindex_api_keys") && $0.contains("(hash=?)")
+                },
+                "\(plan)"
             )
-            .map { $0["detail"] as String }
+            #expect(plan.contains { $0.hasPrefix("SEARCH a USING INDEX sqlite_autoindex_accounts") }, "\(plan)")
+            #expect(!plan.contains { $0.contains("SCAN") }, "\(plan)")
         }
-        #expect(plan.count == 2, "\(plan)")
-        #expect(
-            plan.contains { $0.hasPrefix("SEARCH k USING INDEX sqlite_autoindex_api_keys") && $0.contains("(hash=?)") },
-            "\(plan)"
-        )
-        #expect(plan.contains { $0.hasPrefix("SEARCH a USING INDEX sqlite_autoindex_accounts") }, "\(plan)")
-        #expect(!plan.contains { $0.contains("SCAN") }, "\(plan)")
     }
 }
 

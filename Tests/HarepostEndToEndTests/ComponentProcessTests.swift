@@ -49,12 +49,9 @@ final class ComponentProcess {
     }
 }
 
-/// A short temp dir for sockets (paths are limited to 108 bytes), removed afterwards.
+/// A run directory for one test's processes, removed afterwards.
 func withRunDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = "/tmp/hp-e2e-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
+    try await withTemporaryDirectory("hp-e2e", body)
 }
 
 /// An RPC client that logs nothing.

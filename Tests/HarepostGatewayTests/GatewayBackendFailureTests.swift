@@ -67,63 +67,61 @@ struct GatewayBackendFailureTests {
     }
 
     @Test func aStoreRestartGivesOnly503sDuringTheOutageThenFullService() async throws {
-        let directory = "/tmp/hp-gw-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        @Sendable func storeRouter() throws -> RPCRouter {
-            try StoreService(sqlitePath: "\(directory)/store.sqlite").router()
-        }
-        let first = await Self.startStore(directory, router: try storeRouter())
-        try await Self.withGateway(storeDirectory: directory) { client, key in
-            #expect(try await Self.list(client, key).0 == 200)
-            first.cancel()
-            _ = await first.result
-            // Down: every answer is a prompt 503 with Retry-After.
-            for _ in 0..<20 {
-                let started = ContinuousClock.now
-                let (status, retryAfter) = try await Self.list(client, key)
-                #expect(status == 503)
-                #expect(retryAfter == "1")
-                #expect(ContinuousClock.now - started < .seconds(5))
+        try await withTemporaryDirectory("hp-gw") { directory in
+            @Sendable func storeRouter() throws -> RPCRouter {
+                try StoreService(sqlitePath: "\(directory)/store.sqlite").router()
             }
-            let second = await Self.startStore(directory, router: try storeRouter())
-            // Back: after the client reconnects, only 200s.
-            var statuses: [Int] = []
-            let deadline = ContinuousClock.now + .seconds(10)
-            while statuses.last != 200, ContinuousClock.now < deadline {
-                statuses.append(try await Self.list(client, key).0)
-                try await Task.sleep(for: .milliseconds(20))
+            let first = await Self.startStore(directory, router: try storeRouter())
+            try await Self.withGateway(storeDirectory: directory) { client, key in
+                #expect(try await Self.list(client, key).0 == 200)
+                first.cancel()
+                _ = await first.result
+                // Down: every answer is a prompt 503 with Retry-After.
+                for _ in 0..<20 {
+                    let started = ContinuousClock.now
+                    let (status, retryAfter) = try await Self.list(client, key)
+                    #expect(status == 503)
+                    #expect(retryAfter == "1")
+                    #expect(ContinuousClock.now - started < .seconds(5))
+                }
+                let second = await Self.startStore(directory, router: try storeRouter())
+                // Back: after the client reconnects, only 200s.
+                var statuses: [Int] = []
+                let deadline = ContinuousClock.now + .seconds(10)
+                while statuses.last != 200, ContinuousClock.now < deadline {
+                    statuses.append(try await Self.list(client, key).0)
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(Set(statuses).isSubset(of: [503, 200]))
+                for _ in 0..<20 { #expect(try await Self.list(client, key).0 == 200) }
+                second.cancel()
+                _ = await second.result
             }
-            #expect(Set(statuses).isSubset(of: [503, 200]))
-            for _ in 0..<20 { #expect(try await Self.list(client, key).0 == 200) }
-            second.cancel()
-            _ = await second.result
         }
     }
 
     @Test func aMissedDeadlineIs504WithoutInternals() async throws {
-        let directory = "/tmp/hp-gw-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        // A real RPC server whose ListDeliveries takes longer than the gateway waits.
-        var slow = RPCRouter()
-        try slow.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
-            try await Task.sleep(for: .seconds(3))
-            return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
+        try await withTemporaryDirectory("hp-gw") { directory in
+            // A real RPC server whose ListDeliveries takes longer than the gateway waits.
+            var slow = RPCRouter()
+            try slow.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
+                try await Task.sleep(for: .seconds(3))
+                return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
+            }
+            let store = await Self.startStore(directory, router: slow)
+            try await Self.withGateway(storeDirectory: directory, timeout: .milliseconds(300)) { client, key in
+                let response = try await client.executeRequest(
+                    uri: "/v1/deliveries",
+                    method: .get,
+                    headers: [.authorization: "Bearer \(key)"],
+                    body: nil
+                )
+                #expect(response.status.code == 504)
+                let body = String(buffer: response.body)
+                #expect(body == #"{"error":"gateway timeout","detail":"a backing service missed its deadline"}"#)
+            }
+            store.cancel()
+            _ = await store.result
         }
-        let store = await Self.startStore(directory, router: slow)
-        try await Self.withGateway(storeDirectory: directory, timeout: .milliseconds(300)) { client, key in
-            let response = try await client.executeRequest(
-                uri: "/v1/deliveries",
-                method: .get,
-                headers: [.authorization: "Bearer \(key)"],
-                body: nil
-            )
-            #expect(response.status.code == 504)
-            let body = String(buffer: response.body)
-            #expect(body == #"{"error":"gateway timeout","detail":"a backing service missed its deadline"}"#)
-        }
-        store.cancel()
-        _ = await store.result
     }
 }

@@ -4,14 +4,6 @@ import HarepostRPC
 import Logging
 import NIOPosix
 
-/// A short temp dir (socket paths are limited to 108 bytes), removed afterwards.
-func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
-    let path = "/tmp/hp-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
-
 let testLogger: Logger = {
     var logger = Logger(label: "harepost.rpc.tests")
     logger.logLevel = .critical

@@ -2,6 +2,7 @@ import Foundation
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Logging
 import Testing
 
@@ -89,48 +90,47 @@ struct DomainVerificationTests {
     @Test func verificationSucceedsOnceTheRecordIsPublished() async throws {
         // The token is known only after AddDomain, so the record is published
         // afterwards and a second service on the same database verifies.
-        let directory = "/tmp/hp-dns-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let service = try StoreService(
-            sqlitePath: "\(directory)/store.sqlite",
-            configuration: .init(allowPrivateTargets: true)
-        )
-        let context = RPCContext(
-            method: "",
-            metadata: [RPCMetadataKey.accountID: "acct_a", RPCMetadataKey.environment: "live"],
-            deadline: nil,
-            logger: .init(label: "t")
-        )
-        let added = try await service.addDomain(
-            try ProtoMessage("harepost.store.v1.AddDomainRequest", ["domain": .string("example.test")]),
-            context
-        )
-        let value = try #require(added.message("record")?.string("value"))
-
-        let dns = try DNSServer(txt: ["_harepost-challenge.example.test": value])
-        try await dns.ready()
-        let verifying = try StoreService(
-            sqlitePath: "\(directory)/store.sqlite",
-            configuration: .init(allowPrivateTargets: true, dnsResolver: dns.resolver)
-        )
-        let verify = try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("example.test")])
-        let verified = ProtoJSON.encode(try await verifying.verifyDomain(verify, context))
-        #expect(verified["status"] == .string("verified"))
-        guard case .string = verified["verified_at"] else { Issue.record("no verified_at"); return }
-        // Verifying again is still 200 with the same time.
-        #expect(ProtoJSON.encode(try await verifying.verifyDomain(verify, context)) == verified)
-        // The verified domain covers itself and its subdomains, and nothing else.
-        let send = { (target: String) in
-            try ProtoJSON.decode(
-                Array(#"{"target": "\#(target)"}"#.utf8),
-                as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
+        try await withTemporaryDirectory("hp-dns") { directory in
+            let service = try StoreService(
+                sqlitePath: "\(directory)/store.sqlite",
+                configuration: .init(allowPrivateTargets: true)
             )
-        }
-        _ = try await verifying.send(try send("https://example.test/hook"), context)
-        _ = try await verifying.send(try send("https://a.b.example.test/hook"), context)
-        await #expect(throws: RPCError.self) {
-            try await verifying.send(try send("https://notexample.test/hook"), context)
+            let context = RPCContext(
+                method: "",
+                metadata: [RPCMetadataKey.accountID: "acct_a", RPCMetadataKey.environment: "live"],
+                deadline: nil,
+                logger: .init(label: "t")
+            )
+            let added = try await service.addDomain(
+                try ProtoMessage("harepost.store.v1.AddDomainRequest", ["domain": .string("example.test")]),
+                context
+            )
+            let value = try #require(added.message("record")?.string("value"))
+
+            let dns = try DNSServer(txt: ["_harepost-challenge.example.test": value])
+            try await dns.ready()
+            let verifying = try StoreService(
+                sqlitePath: "\(directory)/store.sqlite",
+                configuration: .init(allowPrivateTargets: true, dnsResolver: dns.resolver)
+            )
+            let verify = try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("example.test")])
+            let verified = ProtoJSON.encode(try await verifying.verifyDomain(verify, context))
+            #expect(verified["status"] == .string("verified"))
+            guard case .string = verified["verified_at"] else { Issue.record("no verified_at"); return }
+            // Verifying again is still 200 with the same time.
+            #expect(ProtoJSON.encode(try await verifying.verifyDomain(verify, context)) == verified)
+            // The verified domain covers itself and its subdomains, and nothing else.
+            let send = { (target: String) in
+                try ProtoJSON.decode(
+                    Array(#"{"target": "\#(target)"}"#.utf8),
+                    as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
+                )
+            }
+            _ = try await verifying.send(try send("https://example.test/hook"), context)
+            _ = try await verifying.send(try send("https://a.b.example.test/hook"), context)
+            await #expect(throws: RPCError.self) {
+                try await verifying.send(try send("https://notexample.test/hook"), context)
+            }
         }
     }
 }

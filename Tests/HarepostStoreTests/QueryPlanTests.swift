@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostTestSupport
 import Testing
 
 @testable import HarepostStore
@@ -9,12 +10,13 @@ import Testing
 @Suite("Store query plans")
 struct QueryPlanTests {
     static func plan(_ sql: String, _ arguments: StatementArguments) async throws -> [String] {
-        let directory = "/tmp/hp-plan-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
-        return try await engine.pool.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+        return try await withTemporaryDirectory("hp-plan") { directory in
+            let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
+            return try await engine.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                    $0["detail"] as String
+                }
+            }
         }
     }
 

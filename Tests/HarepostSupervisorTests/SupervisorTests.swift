@@ -1,5 +1,6 @@
 import Foundation
 import HarepostSupervisor
+import HarepostTestSupport
 import Logging
 import ServiceLifecycle
 import Testing
@@ -47,12 +48,6 @@ private func eventually(timeout: Duration = .seconds(10), _ condition: () -> Boo
 
 private func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
 
-private func temporaryDirectory() throws -> String {
-    let path = "/tmp/hp-sup-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
-
 @Suite("Supervisor", .timeLimit(.minutes(1)))
 struct SupervisorTests {
     @Test func aProgramThatExitsIsStartedAgainWithBackoff() async throws {
@@ -70,7 +65,7 @@ struct SupervisorTests {
     }
 
     @Test func aKilledChildIsReplacedAndItsPIDFileFollows() async throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("hp-sup")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let supervisor = Supervisor(
             programs: [shell("worker", "exec sleep 60")],
@@ -100,7 +95,7 @@ struct SupervisorTests {
     }
 
     @Test func gracefulShutdownStopsTheProgramsLastFirstAndDoesNotRestartThem() async throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("hp-sup")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = "\(directory)/stops.log"
         // Each appends its name when it gets SIGTERM, after a short pause that
@@ -144,7 +139,7 @@ struct SupervisorTests {
     }
 
     @Test func childrenLearnTheSupervisorsPID() async throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("hp-sup")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let out = "\(directory)/env"
         let supervisor = Supervisor(
@@ -173,7 +168,7 @@ struct SupervisorSignalTests {
     /// children must still start with the default action, or SIGTERM would
     /// not stop them.
     @Test func childrenStartWithDefaultSignalHandlingEvenWhenTheSupervisorIgnoresSIGTERM() async throws {
-        let directory = try temporaryDirectory()
+        let directory = try makeTemporaryDirectory("hp-sup")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let previous = signal(SIGTERM, SIG_IGN)
         defer { signal(SIGTERM, previous) }

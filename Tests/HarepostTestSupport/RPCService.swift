@@ -4,7 +4,7 @@ import Logging
 
 /// Serves `makeRouter(directory)` on a real Unix socket in a short temp dir
 /// (socket paths are limited to 108 bytes), runs `body` with a client for it,
-/// then stops both. Pass `directory` to reuse one (e.g. to restart on the same
+/// then stops both. Pass an existing `directory` to reuse it (e.g. to restart on the same
 /// database); it is then left in place.
 public func withRPCService<T: Sendable>(
     component: String,
@@ -12,8 +12,7 @@ public func withRPCService<T: Sendable>(
     router makeRouter: (String) throws -> RPCRouter,
     _ body: @Sendable (_ directory: String, _ client: RPCClient) async throws -> T
 ) async throws -> T {
-    let directory = existing ?? "/tmp/hp-\(component)-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let directory = try existing ?? makeTemporaryDirectory("hp-\(component)")
     defer { if existing == nil { try? FileManager.default.removeItem(atPath: directory) } }
     var logger = Logger(label: "harepost.\(component).tests")
     logger.logLevel = .critical

@@ -47,8 +47,7 @@ public struct ScriptedTarget: Sendable {
     }
 
     public static func withTarget<T: Sendable>(_ body: @Sendable (ScriptedTarget) async throws -> T) async throws -> T {
-        let directory = NSTemporaryDirectory() + "hp-target-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try makeTemporaryDirectory("hp-target")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await makeCertificates(in: directory)
         let script = try #require(TestFixtures.url("scripted_target", extension: "py")).path
