@@ -21,14 +21,8 @@ struct QueryPlanTests {
     }
 
     static let queries: [(String, String, StatementArguments)] = [
-        (
-            "get delivery", "SELECT * FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?",
-            ["hr_x", "a", "live"]
-        ),
-        (
-            "attempts of a delivery",
-            SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number", [1]
-        ),
+        ("get delivery", SQLiteStatements.deliveryOfTenant, ["hr_x", "a", "live"]),
+        ("attempts of a delivery", SQLiteStatements.attemptsOfDelivery, [1]),
         (
             "first page", "SELECT * FROM deliveries WHERE account_id = ? AND environment = ? ORDER BY seq DESC LIMIT ?",
             ["a", "live", 26]
@@ -43,18 +37,14 @@ struct QueryPlanTests {
             "SELECT * FROM deliveries WHERE account_id = ? AND environment = ? AND status = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             ["a", "live", "dead_letter", 100, 26]
         ),
-        ("idempotency", "SELECT * FROM deliveries WHERE account_id = ? AND idempotency_key = ?", ["a", "k"]),
+        ("idempotency", SQLiteStatements.deliveryByIdempotencyKey, ["a", "k"]),
         (
             "hookstream page",
             SQLiteRows.attemptSelect
                 + " WHERE a.account_id = ? AND a.environment = ? ORDER BY a.seq DESC LIMIT ? OFFSET ?",
             ["a", "live", 50, 0]
         ),
-        (
-            "due work",
-            "SELECT * FROM deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?) ORDER BY next_attempt_at LIMIT ?",
-            [1, 1, 10]
-        ),
+        ("due work", SQLiteStatements.due, [1, 1, 10]),
     ]
 
     @Test(arguments: queries.indices)

@@ -67,10 +67,7 @@ extension SQLiteEngine {
         try await commits.write { db in
             if let key = delivery.idempotencyKey,
                 let existing = try SQLiteRows.first(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND idempotency_key = ?"
-                    ),
+                    db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
                     arguments: [delivery.tenant.accountID, key],
                     SQLiteRows.delivery
                 )
@@ -174,9 +171,7 @@ extension SQLiteEngine {
         try pointRead { db in
             let delivery = try Self.delivery(queueID, tenant: tenant, db)
             let attempts = try SQLiteRows.all(
-                db.cachedStatement(
-                    sql: SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"
-                ),
+                db.cachedStatement(sql: SQLiteStatements.attemptsOfDelivery),
                 arguments: [delivery.seq],
                 SQLiteRows.attempt
             )
@@ -243,10 +238,7 @@ extension SQLiteEngine {
     private static func delivery(_ queueID: String, tenant: Tenant, _ db: Database) throws -> DeliveryRecord {
         guard
             let record = try SQLiteRows.first(
-                db.cachedStatement(
-                    sql:
-                        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
-                ),
+                db.cachedStatement(sql: SQLiteStatements.deliveryOfTenant),
                 arguments: [queueID, tenant.accountID, tenant.environment],
                 SQLiteRows.delivery
             )
@@ -259,14 +251,7 @@ extension SQLiteEngine {
     func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery] {
         try await commits.write { db in
             let records = try SQLiteRows.all(
-                db.cachedStatement(
-                    sql: """
-                        SELECT \(SQLiteRows.deliveryColumns) FROM deliveries
-                        WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
-                          AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
-                        ORDER BY next_attempt_at LIMIT ?
-                        """
-                ),
+                db.cachedStatement(sql: SQLiteStatements.due),
                 arguments: [now, now, limit],
                 SQLiteRows.delivery
             )
@@ -316,9 +301,7 @@ extension SQLiteEngine {
     {
         try await commits.write { db in
             let leased = try SQLiteRows.first(
-                db.cachedStatement(
-                    sql: "SELECT \(SQLiteRows.deliveryColumns), lease_id, lease_expires_at FROM deliveries WHERE id = ?"
-                ),
+                db.cachedStatement(sql: SQLiteStatements.deliveryWithLease),
                 arguments: [queueID]
             ) { row in
                 var columns = SQLiteRows.Columns(row)
@@ -378,10 +361,31 @@ extension SQLiteEngine {
             ).execute(arguments: [now, now, current.seq]
             )
             return try SQLiteRows.first(
-                db.cachedStatement(sql: "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE seq = ?"),
+                db.cachedStatement(sql: SQLiteStatements.deliveryBySeq),
                 arguments: [current.seq],
                 SQLiteRows.delivery
             )!
         }
     }
+}
+
+/// The texts of the store's fixed statements, built once. GRDB finds a
+/// prepared statement by its text, and interpolating the column list on every
+/// call allocated a new string on the lookup path.
+enum SQLiteStatements {
+    static let deliveryOfTenant =
+        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
+    static let deliveryByIdempotencyKey =
+        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND idempotency_key = ?"
+    static let deliveryBySeq = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE seq = ?"
+    /// With the lease columns after the delivery's.
+    static let deliveryWithLease =
+        "SELECT \(SQLiteRows.deliveryColumns), lease_id, lease_expires_at FROM deliveries WHERE id = ?"
+    static let attemptsOfDelivery = SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"
+    static let due = """
+        SELECT \(SQLiteRows.deliveryColumns) FROM deliveries
+        WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
+        AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
+        ORDER BY next_attempt_at LIMIT ?
+        """
 }
