@@ -35,6 +35,51 @@ struct RPCServerClientTests {
         }
     }
 
+    @Test func immediateHandlersAnswerWhileATaskCallWaitsOnTheSameConnection() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter(delay: .seconds(2))), client) {
+                () async throws in
+                let slow = Task {
+                    try await client.call(
+                        "harepost.auth.v1.Auth/GetSigningSecret",
+                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
+                    )
+                }
+                let started = ContinuousClock.now
+                let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for index in 0..<200 {
+                        group.addTask {
+                            let response = try await client.call(
+                                "harepost.auth.v1.Auth/ListApiKeys",
+                                try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
+                                options: .init(metadata: [RPCMetadataKey.requestID: "req-\(index)"])
+                            )
+                            return response.values("data").first?.messageValue?.string("id") == "req-\(index)"
+                        }
+                    }
+                    return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+                #expect(answered == 200)
+                #expect(ContinuousClock.now - started < .seconds(1), "immediate calls waited for the slow one")
+                for (fail, expected) in [
+                    ("not-found", RPCError(.notFound, "no such account")),
+                    ("unexpected", RPCError(.internal, "internal error")),
+                ] {
+                    await #expect(throws: expected) {
+                        try await client.call(
+                            "harepost.auth.v1.Auth/ListApiKeys",
+                            try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
+                            options: .init(metadata: ["fail": fail])
+                        )
+                    }
+                }
+                #expect(try await slow.value.string("signing_secret") == "whsec_test")
+            }
+        }
+    }
+
     @Test func socketIsPrivateAndHealthAnswers() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"

@@ -11,7 +11,9 @@ let testLogger: Logger = {
 }()
 
 /// A router answering Authenticate by echoing the key as the account id, and
-/// GetSigningSecret after `delay` (for deadline and drain tests).
+/// GetSigningSecret after `delay` (for deadline and drain tests). ListApiKeys
+/// is an immediate handler: it answers the call's `x-request-id` as its one
+/// key's id, or fails as the metadata `fail` says.
 func testRouter(delay: Duration = .zero) throws -> RPCRouter {
     var router = RPCRouter()
     try router.register("harepost.auth.v1.Auth/Authenticate") { request, context in
@@ -32,6 +34,20 @@ func testRouter(delay: Duration = .zero) throws -> RPCRouter {
         default: throw CocoaError(.fileReadCorruptFile)  // an unexpected internal error
         }
     }
+    try router.register(
+        "harepost.auth.v1.Auth/ListApiKeys",
+        immediate: { _, context in
+            switch context.metadata["fail"] {
+            case "not-found": throw RPCError.notFound("no such account")
+            case "unexpected": throw CocoaError(.fileReadCorruptFile)
+            default: break
+            }
+            let key = try ProtoMessage("harepost.auth.v1.ApiKey", ["id": .string(context.requestID ?? "")])
+            var response = try ProtoMessage("harepost.auth.v1.ListApiKeysResponse")
+            try response.set("data", values: [.message(key)])
+            return response
+        }
+    )
     return router
 }
 

@@ -42,7 +42,7 @@ struct GroupCommitTests {
                 return ids
             }
             #expect(ids.count == 199)
-            let stored = try await engine.deliveries(tenant: tenant, status: nil, before: nil, limit: 1000)
+            let stored = try engine.deliveries(tenant: tenant, status: nil, before: nil, limit: 1000)
             #expect(Set(stored.map(\.queueID)) == ids)
             let (transactions, writes) = engine.commits.statistics
             #expect(writes == 200)

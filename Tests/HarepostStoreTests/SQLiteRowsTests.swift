@@ -39,13 +39,13 @@ struct SQLiteRowsTests {
             #expect(inserted.status == "queued" && inserted.nextTrigger == "initial" && inserted.requestID == "req-1")
 
             // What insert answers without reading the row back is what is stored.
-            let (stored, noAttempts) = try await engine.delivery(new.queueID, tenant: tenant)
+            let (stored, noAttempts) = try engine.delivery(new.queueID, tenant: tenant)
             #expect(stored == inserted)
             #expect(noAttempts.isEmpty)
             let (again, createdAgain) = try await engine.insert(new)
             #expect(!createdAgain)
             #expect(again == inserted)
-            #expect(try await engine.deliveries(tenant: tenant, status: nil, before: nil, limit: 10) == [inserted])
+            #expect(try engine.deliveries(tenant: tenant, status: nil, before: nil, limit: 10) == [inserted])
 
             let leased = try #require(
                 try await engine.claimDue(now: new.createdAt, limit: 10, leaseMarginMilliseconds: 1000).first
@@ -70,7 +70,7 @@ struct SQLiteRowsTests {
                 try await engine.record(report, queueID: new.queueID, leaseID: leased.leaseID, now: now) == "retrying"
             )
 
-            let (afterAttempt, attempts) = try await engine.delivery(new.queueID, tenant: tenant)
+            let (afterAttempt, attempts) = try engine.delivery(new.queueID, tenant: tenant)
             #expect(afterAttempt.status == "retrying")
             #expect(afterAttempt.attempts == 1)
             #expect(afterAttempt.lastStatus == 503)

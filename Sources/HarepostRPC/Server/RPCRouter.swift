@@ -37,12 +37,22 @@ public struct RPCContext: Sendable {
 /// ``RPCError`` thrown.
 public typealias RPCHandler = @Sendable (ProtoMessage, RPCContext) async throws -> ProtoMessage
 
+/// Answers one call without suspending: see ``RPCRouter/register(_:immediate:)``.
+public typealias RPCImmediateHandler = @Sendable (ProtoMessage, RPCContext) throws -> ProtoMessage
+
 /// Maps RPC paths to handlers. Registration checks the path against the
 /// descriptors compiled from `proto/`, so a typo fails at start-up.
 public struct RPCRouter: Sendable {
     struct Route: Sendable {
+        enum Handler: Sendable {
+            /// Runs in a task of its own, cancelled at the call's deadline.
+            case task(RPCHandler)
+            /// Runs on the connection's event loop as the request is read.
+            case immediate(RPCImmediateHandler)
+        }
+
         let method: ServiceDescriptor.Method
-        let handler: RPCHandler
+        let handler: Handler
     }
 
     public struct UnknownMethodError: Error, CustomStringConvertible {
@@ -56,6 +66,24 @@ public struct RPCRouter: Sendable {
 
     /// Registers a handler for `path` (`harepost.store.v1.Store/GetDelivery`).
     public mutating func register(_ path: String, _ handler: @escaping RPCHandler) throws {
+        try add(path, .task(handler))
+    }
+
+    /// Registers a handler that answers on the connection's event loop, in
+    /// the same turn that read the request: no task, no thread hand-off, and
+    /// the answer shares the flush of the other answers of that read.
+    ///
+    /// Only for work that finishes in microseconds and never waits: a lookup
+    /// by key in a local database, a counter read. Anything that can block for
+    /// longer (a write that waits for its commit, a scan, a network call, a
+    /// long poll) stalls every connection on that event loop; register it with
+    /// ``register(_:_:)`` instead. The call's deadline is checked before the
+    /// handler runs; the handler itself is not interrupted.
+    public mutating func register(_ path: String, immediate handler: @escaping RPCImmediateHandler) throws {
+        try add(path, .immediate(handler))
+    }
+
+    private mutating func add(_ path: String, _ handler: Route.Handler) throws {
         guard let method = ServiceDescriptor.method(path: path) else { throw UnknownMethodError(path: path) }
         routes[path] = Route(method: method, handler: handler)
     }

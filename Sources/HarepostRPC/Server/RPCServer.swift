@@ -78,10 +78,18 @@ public final class RPCServer: Service {
         let component = configuration.component
         let version = configuration.version
         let state = self.state
-        try! router.register(RPCHealth.checkPath) { _, _ in
-            let (draining, inFlight) = state.withLockedValue { ($0.draining, $0.inFlight) }
-            return RPCHealth.response(component: component, version: version, draining: draining, inFlight: inFlight)
-        }
+        try! router.register(
+            RPCHealth.checkPath,
+            immediate: { _, _ in
+                let (draining, inFlight) = state.withLockedValue { ($0.draining, $0.inFlight) }
+                return RPCHealth.response(
+                    component: component,
+                    version: version,
+                    draining: draining,
+                    inFlight: inFlight
+                )
+            }
+        )
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -108,7 +116,8 @@ public final class RPCServer: Service {
             .bind(to: try configuration.endpoint.socketAddress) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try RPCFraming.addHandlers(to: channel.pipeline.syncOperations, maximumFrameSize: maximumFrameSize)
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(RPCServerCallHandler(server: self))
+                    return try NIOAsyncChannel<RPCEnvelope, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         if case .unixSocket(let path) = configuration.endpoint, chmod(path, configuration.socketMode) != 0 {
@@ -159,7 +168,7 @@ public final class RPCServer: Service {
         idle.forEach { $0.close(promise: nil) }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<RPCEnvelope, ByteBuffer>) async {
         let id = ObjectIdentifier(connection.channel)
         let draining = state.withLockedValue { state in
             state.connections[id] = Connection(channel: connection.channel)
@@ -184,11 +193,9 @@ public final class RPCServer: Service {
                             for _ in batch { self.endCall(on: id) }
                         }
                     }
-                    for try await frame in inbound {
-                        let request = try RPCEnvelope(frame: frame)
-                        guard request.kind == .request else {
-                            throw RPCEnvelope.DecodingError(description: "a client sent a frame that is not a request")
-                        }
+                    // Requests arrive decoded, the immediate ones already
+                    // answered (RPCServerCallHandler).
+                    for try await request in inbound {
                         guard beginCall(on: id) else {
                             let refusal = RPCEnvelope.response(
                                 callID: request.callID,
@@ -199,16 +206,7 @@ public final class RPCServer: Service {
                         }
                         group.addTask {
                             let response = await self.answer(request, eventLoop: connection.channel.eventLoop)
-                            var encoded = response.encoded(allocator: connection.channel.allocator)
-                            if encoded.readableBytes > self.configuration.maximumFrameSize {
-                                let error = RPCError(
-                                    .resourceExhausted,
-                                    "response larger than the \(self.configuration.maximumFrameSize)-byte frame limit"
-                                )
-                                encoded = RPCEnvelope.response(callID: request.callID, error: error).encoded(
-                                    allocator: connection.channel.allocator
-                                )
-                            }
+                            let encoded = self.encode(response, allocator: connection.channel.allocator)
                             if !answers.enqueue(encoded) { self.endCall(on: id) }
                         }
                     }
@@ -226,7 +224,18 @@ public final class RPCServer: Service {
         }
     }
 
-    private func beginCall(on connection: ObjectIdentifier) -> Bool {
+    /// `response` as a frame; an answer over the frame limit becomes RESOURCE_EXHAUSTED.
+    fileprivate func encode(_ response: RPCEnvelope, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let encoded = response.encoded(allocator: allocator)
+        guard encoded.readableBytes > configuration.maximumFrameSize else { return encoded }
+        let error = RPCError(
+            .resourceExhausted,
+            "response larger than the \(configuration.maximumFrameSize)-byte frame limit"
+        )
+        return RPCEnvelope.response(callID: response.callID, error: error).encoded(allocator: allocator)
+    }
+
+    fileprivate func beginCall(on connection: ObjectIdentifier) -> Bool {
         state.withLockedValue { state in
             guard !state.draining else { return false }
             state.connections[connection]?.inFlight += 1
@@ -236,7 +245,7 @@ public final class RPCServer: Service {
         }
     }
 
-    private func endCall(on connection: ObjectIdentifier) {
+    fileprivate func endCall(on connection: ObjectIdentifier) {
         let idleWhileDraining = state.withLockedValue { state -> (any Channel)? in
             state.inFlight -= 1
             RPCMetrics.recordServerInFlight(state.inFlight)
@@ -251,7 +260,57 @@ public final class RPCServer: Service {
     /// Runs one call to its response envelope, and measures it; never throws.
     private func answer(_ request: RPCEnvelope, eventLoop: any EventLoop) async -> RPCEnvelope {
         let started = ContinuousClock.now
-        let response = await respond(to: request, eventLoop: eventLoop)
+        let response: RPCEnvelope
+        switch prepare(request) {
+        case .answered(let answer):
+            response = answer
+        case .call(let route, let message, let context):
+            let outcome: Result<ProtoMessage, any Error>
+            switch route.handler {
+            case .task(let handler):
+                do {
+                    outcome = .success(try await Self.run(handler, message, context, eventLoop: eventLoop))
+                } catch {
+                    outcome = .failure(error)
+                }
+            case .immediate(let handler):
+                outcome = Result { try handler(message, context) }
+            }
+            response = Self.response(to: request, route: route, context: context, outcome: outcome)
+        }
+        record(request, response, since: started)
+        return response
+    }
+
+    /// Answers a call to an immediate handler (``RPCRouter/register(_:immediate:)``)
+    /// on the calling thread, and measures it; never throws.
+    fileprivate func answerImmediately(_ request: RPCEnvelope) -> RPCEnvelope {
+        let started = ContinuousClock.now
+        let response: RPCEnvelope
+        switch prepare(request) {
+        case .answered(let answer):
+            response = answer
+        case .call(let route, let message, let context):
+            let outcome: Result<ProtoMessage, any Error>
+            if let deadline = context.deadline, deadline <= .now {
+                outcome = .failure(RPCError(.deadlineExceeded, "deadline exceeded before the call started"))
+            } else if case .immediate(let handler) = route.handler {
+                outcome = Result { try handler(message, context) }
+            } else {
+                outcome = .failure(RPCError(.internal, "\(request.method) is not an immediate method"))
+            }
+            response = Self.response(to: request, route: route, context: context, outcome: outcome)
+        }
+        record(request, response, since: started)
+        return response
+    }
+
+    fileprivate func isImmediate(_ method: String) -> Bool {
+        if case .immediate = router.route(for: method)?.handler { return true }
+        return false
+    }
+
+    private func record(_ request: RPCEnvelope, _ response: RPCEnvelope, since started: ContinuousClock.Instant) {
         RPCMetrics.recordServerCall(request.method, code: response.code, since: started)
         if logger.logLevel <= .debug {
             var logger = self.logger
@@ -264,32 +323,50 @@ public final class RPCServer: Service {
                 ]
             )
         }
-        return response
     }
 
-    private func respond(to request: RPCEnvelope, eventLoop: any EventLoop) async -> RPCEnvelope {
+    private enum Preparation {
+        /// The call cannot run (unknown method, undecodable request): its answer.
+        case answered(RPCEnvelope)
+        case call(RPCRouter.Route, ProtoMessage, RPCContext)
+    }
+
+    /// Finds the call's route and decodes its request message.
+    private func prepare(_ request: RPCEnvelope) -> Preparation {
         guard let route = router.route(for: request.method) else {
-            return .response(
-                callID: request.callID,
-                error: RPCError(.unimplemented, "unknown method \(request.method)")
+            return .answered(
+                .response(callID: request.callID, error: RPCError(.unimplemented, "unknown method \(request.method)"))
             )
         }
         let message: ProtoMessage
         do {
             message = try ProtoMessage(serializedBytes: request.payload, as: route.method.input)
         } catch {
-            return .response(
-                callID: request.callID,
-                error: .invalidArgument("request is not a valid \(route.method.input.fullName)")
+            return .answered(
+                .response(
+                    callID: request.callID,
+                    error: .invalidArgument("request is not a valid \(route.method.input.fullName)")
+                )
             )
         }
         let deadline =
             request.timeoutMilliseconds > 0
             ? ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) : nil
         let context = RPCContext(method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
+        return .call(route, message, context)
+    }
+
+    /// The response envelope for a handler's outcome: its message, or its
+    /// error as a status (an unexpected error is INTERNAL, without detail).
+    private static func response(
+        to request: RPCEnvelope,
+        route: RPCRouter.Route,
+        context: RPCContext,
+        outcome: Result<ProtoMessage, any Error>
+    ) -> RPCEnvelope {
         var logger: Logger { context.logger }
-        do {
-            let response = try await Self.run(route.handler, message, context, eventLoop: eventLoop)
+        switch outcome {
+        case .success(let response):
             guard response.descriptor == route.method.output else {
                 logger.error(
                     "handler answered with the wrong message type",
@@ -298,14 +375,14 @@ public final class RPCServer: Service {
                 return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
             }
             return .response(callID: request.callID, payload: response.serializedBytes())
-        } catch let error as RPCError {
+        case .failure(let error as RPCError):
             logger.debug("rpc call failed", metadata: ["rpc.code": "\(error.code)", "error": "\(error.message)"])
             return .response(callID: request.callID, error: error)
-        } catch is CancellationError {
+        case .failure(is CancellationError):
             // The caller left (or the server stopped); nobody reads this answer.
             logger.debug("rpc call cancelled")
             return .response(callID: request.callID, error: RPCError(.cancelled, "call cancelled"))
-        } catch {
+        case .failure(let error):
             logger.error("rpc handler failed", metadata: ["error": "\(error)"])
             return .response(callID: request.callID, error: RPCError(.internal, "internal error"))
         }
@@ -361,5 +438,73 @@ public final class RPCServer: Service {
         }
         logger.info("replacing stale socket file", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
         unlink(path)
+    }
+}
+
+/// Decodes each frame into a request envelope. A call to an immediate method
+/// (``RPCRouter/register(_:immediate:)``) is answered right here on the event
+/// loop, and its answer flushed with the others of the same read; every other
+/// request goes on to the connection's task. A frame that is not a request
+/// envelope fails the connection.
+final class RPCServerCallHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = RPCEnvelope
+    typealias OutboundOut = ByteBuffer
+
+    private let server: RPCServer
+    /// Immediate calls answered (written) but not yet flushed: they stay in
+    /// flight until the flush, so a drain cannot close the connection under them.
+    private var unflushed = 0
+    private var failed = false
+
+    init(server: RPCServer) {
+        self.server = server
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let request: RPCEnvelope
+        do {
+            request = try RPCEnvelope(frame: unwrapInboundIn(data))
+            guard request.kind == .request else {
+                throw RPCEnvelope.DecodingError(description: "a client sent a frame that is not a request")
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+            return
+        }
+        guard server.isImmediate(request.method) else {
+            context.fireChannelRead(wrapInboundOut(request))
+            return
+        }
+        let connection = ObjectIdentifier(context.channel)
+        let answer: RPCEnvelope
+        if server.beginCall(on: connection) {
+            unflushed += 1
+            answer = server.answerImmediately(request)
+        } else {
+            answer = .response(callID: request.callID, error: .unavailable("server is shutting down"))
+        }
+        context.write(wrapOutboundOut(server.encode(answer, allocator: context.channel.allocator)), promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushAnswers(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        flushAnswers(context: context)
+        context.fireChannelInactive()
+    }
+
+    private func flushAnswers(context: ChannelHandlerContext) {
+        guard unflushed > 0 else { return }
+        let answered = unflushed
+        unflushed = 0
+        context.flush()
+        let connection = ObjectIdentifier(context.channel)
+        for _ in 0..<answered { server.endCall(on: connection) }
     }
 }

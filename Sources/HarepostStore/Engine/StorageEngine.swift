@@ -17,9 +17,12 @@ protocol StorageEngine: Sendable {
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool)
 
     // Lookups (scoped to the tenant; another tenant's id is `notFound`)
-    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord])
+    // `delivery` and `deliveries` read O(1) index entries and answer without
+    // waiting: the service serves them on the RPC connection's event loop
+    // (RPCRouter.register(_:immediate:)).
+    func delivery(_ queueID: String, tenant: Tenant) throws -> (DeliveryRecord, [AttemptRecord])
     /// Newest first; `before` is an exclusive keyset position from a previous page.
-    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord]
+    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) throws -> [DeliveryRecord]
     func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
         records: [AttemptRecord], total: Int64
     )

@@ -167,7 +167,7 @@ extension SQLiteEngine {
 
     // MARK: Lookups
 
-    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
+    func delivery(_ queueID: String, tenant: Tenant) throws -> (DeliveryRecord, [AttemptRecord]) {
         try pointRead { db in
             let delivery = try Self.delivery(queueID, tenant: tenant, db)
             let attempts = try SQLiteRows.all(
@@ -179,7 +179,7 @@ extension SQLiteEngine {
         }
     }
 
-    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) async throws -> [DeliveryRecord] {
+    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) throws -> [DeliveryRecord] {
         try pointRead { db in
             var sql = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND environment = ?"
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]

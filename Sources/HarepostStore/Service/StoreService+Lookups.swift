@@ -7,12 +7,12 @@ extension StoreService {
     static let defaultAttemptPageSize = 50
     static let maximumPageSize = 100
 
-    func getDelivery(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func getDelivery(_ request: ProtoMessage, _ context: RPCContext) throws -> ProtoMessage {
         let tenant = try tenant(context)
         let queueID = request.string("queue_id") ?? ""
         let (delivery, attempts): (DeliveryRecord, [AttemptRecord])
         do {
-            (delivery, attempts) = try await engine.delivery(queueID, tenant: tenant)
+            (delivery, attempts) = try engine.delivery(queueID, tenant: tenant)
         } catch StorageError.notFound {
             throw RPCError.notFound("no delivery \(queueID)")
         }
@@ -48,13 +48,13 @@ extension StoreService {
         return try ProtoMessage("harepost.store.v1.GetDeliveryResponse", ["delivery": .message(message)])
     }
 
-    func listDeliveries(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func listDeliveries(_ request: ProtoMessage, _ context: RPCContext) throws -> ProtoMessage {
         let tenant = try tenant(context)
         let limit = try Self.pageSize(request, default: Self.defaultPageSize)
         let before = try request.string("cursor").map(DeliveryCursor.decode)
         let status = request.has("status") ? request.enumName("status") : nil
         // One extra row says whether another page exists.
-        let records = try await engine.deliveries(tenant: tenant, status: status, before: before, limit: limit + 1)
+        let records = try engine.deliveries(tenant: tenant, status: status, before: before, limit: limit + 1)
         let page = records.prefix(limit)
         var response = try ProtoMessage(
             "harepost.store.v1.ListDeliveriesResponse",

@@ -56,8 +56,6 @@ public struct StoreService: Sendable {
             ("VerifyDomain", { try await $0.verifyDomain($1, $2) }),
             ("ListDomains", { try await $0.listDomains($1, $2) }),
             ("Send", { try await $0.send($1, $2) }),
-            ("GetDelivery", { try await $0.getDelivery($1, $2) }),
-            ("ListDeliveries", { try await $0.listDeliveries($1, $2) }),
             ("RetryDelivery", { try await $0.retryDelivery($1, $2) }),
             ("ListDeliveryAttempts", { try await $0.listDeliveryAttempts($1, $2) }),
             ("ClaimDue", { try await $0.claimDue($1, $2) }),
@@ -67,14 +65,41 @@ public struct StoreService: Sendable {
             try router.register("harepost.store.v1.Store/\(name)") { request, context in
                 do {
                     return try await method(self, request, context)
-                } catch StorageError.invalidState(let reason) {
-                    throw RPCError.failedPrecondition(reason)
-                } catch StorageError.leaseNotHeld {
-                    throw RPCError.failedPrecondition("the lease on this delivery is not held (expired or taken over)")
+                } catch let error as StorageError {
+                    throw Self.status(of: error)
                 }
             }
         }
+        // Point reads: answered on the connection's event loop, no task.
+        let immediate: [(String, @Sendable (StoreService, ProtoMessage, RPCContext) throws -> ProtoMessage)] = [
+            ("GetDelivery", { try $0.getDelivery($1, $2) }),
+            ("ListDeliveries", { try $0.listDeliveries($1, $2) }),
+        ]
+        for (name, method) in immediate {
+            try router.register(
+                "harepost.store.v1.Store/\(name)",
+                immediate: { request, context in
+                    do {
+                        return try method(self, request, context)
+                    } catch let error as StorageError {
+                        throw Self.status(of: error)
+                    }
+                }
+            )
+        }
         return router
+    }
+
+    /// A storage error the service did not handle, as the caller's status.
+    static func status(of error: StorageError) -> any Error {
+        switch error {
+        case .invalidState(let reason):
+            RPCError.failedPrecondition(reason)
+        case .leaseNotHeld:
+            RPCError.failedPrecondition("the lease on this delivery is not held (expired or taken over)")
+        case .notFound:
+            error
+        }
     }
 
     var now: UnixMilliseconds { Date().unixMilliseconds }
