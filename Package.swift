@@ -132,19 +132,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The public HTTP listener (Hummingbird 2).
+        // The public HTTP listener (SwiftNIO's HTTP/1.1 pipeline).
         .target(
             name: "HarepostGateway",
             dependencies: [
                 "HarepostProto",
                 "HarepostRPC",
                 "HarepostJSON",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

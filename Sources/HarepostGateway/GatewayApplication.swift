@@ -1,9 +1,9 @@
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
-public import Hummingbird
 public import Logging
 import NIOCore
+import NIOHTTP1
 
 /// The public HTTP listener.
 ///
@@ -44,47 +44,34 @@ public enum GatewayApplication {
         backends: GatewayBackends,
         metrics: (@Sendable () -> String)? = nil,
         logger: Logger
-    ) -> some ApplicationProtocol {
-        let router = Router()
-        router.add(middleware: JSONErrorMiddleware())
-        router.add(
-            middleware: RouteBridge(
-                map: routes,
-                backends: backends,
-                authenticator: Authenticator(
-                    auth: backends.auth,
-                    timeToLive: configuration.authenticationCacheTTL,
-                    timeout: configuration.backendTimeout
-                ),
-                limiter: RateLimiter(),
-                requests: MetricFamily(
-                    timer: "harepost_http_request_duration_seconds",
-                    dimensionNames: ["route", "status"]
-                ),
-                configuration: configuration
-            )
-        )
-        router.get("/healthz") { _, _ in
-            JSONResponse.make(.ok, .object([("status", .string("ok"))]))
-        }
-        router.get("/readyz") { _, _ in
-            await readiness(of: backends)
-        }
-        router.get("/metrics") { _, _ in
-            await mergedMetrics(own: metrics, backends: backends)
-        }
-        return Application(
-            router: router,
-            configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port),
-                serverName: "harepost"
+    ) -> GatewayHTTPServer {
+        let bridge = RouteBridge(
+            map: routes,
+            backends: backends,
+            authenticator: Authenticator(
+                auth: backends.auth,
+                timeToLive: configuration.authenticationCacheTTL,
+                timeout: configuration.backendTimeout
             ),
+            limiter: RateLimiter(),
+            requests: MetricFamily(
+                timer: "harepost_http_request_duration_seconds",
+                dimensionNames: ["route", "status"]
+            ),
+            configuration: configuration,
+            logger: logger
+        )
+        return GatewayHTTPServer(
+            host: configuration.host,
+            port: configuration.port,
+            responder: GatewayResponder(bridge: bridge, backends: backends, metrics: metrics),
+            maximumBodyBytes: configuration.maximumBodyBytes,
             logger: logger
         )
     }
 
     /// Every component's metrics (each asked over its Metrics RPC), merged.
-    static func mergedMetrics(own: (@Sendable () -> String)?, backends: GatewayBackends) async -> Response {
+    static func mergedMetrics(own: (@Sendable () -> String)?, backends: GatewayBackends) async -> GatewayResponse {
         let scraped = await withTaskGroup(of: MetricsExposition.Source.self) { group in
             for (name, client) in backends.components {
                 group.addTask {
@@ -101,15 +88,15 @@ public enum GatewayApplication {
             return sources.sorted { $0.component < $1.component }
         }
         let sources = (own.map { [MetricsExposition.Source(component: "gateway", text: $0())] } ?? []) + scraped
-        return Response(
+        return GatewayResponse(
             status: .ok,
-            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: MetricsExposition.merge(sources)))
+            headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8"],
+            body: ByteBuffer(string: MetricsExposition.merge(sources))
         )
     }
 
     /// 200 when every backend is serving, else 503; lists each backend's state.
-    static func readiness(of backends: GatewayBackends) async -> Response {
+    static func readiness(of backends: GatewayBackends) async -> GatewayResponse {
         let states = await withTaskGroup(of: (String, String).self) { group in
             for (name, client) in backends.all {
                 group.addTask {
@@ -133,7 +120,27 @@ public enum GatewayApplication {
             ready ? .ok : .serviceUnavailable,
             .object([("status", .string(ready ? "ready" : "not_ready")), ("backends", backendsJSON)])
         )
-        if !ready { response.headers[.retryAfter] = "1" }
+        if !ready { response.headers.add(name: "retry-after", value: "1") }
         return response
+    }
+}
+
+/// Answers every request: the health, readiness and metrics endpoints, the
+/// route map's routes, and a JSON 404 for anything else.
+struct GatewayResponder: Sendable {
+    let bridge: RouteBridge
+    let backends: GatewayBackends
+    let metrics: (@Sendable () -> String)?
+
+    func respond(to request: GatewayRequest) async -> GatewayResponse {
+        if request.method == .GET {
+            switch request.path {
+            case "/healthz": return JSONResponse.make(.ok, .object([("status", .string("ok"))]))
+            case "/readyz": return await GatewayApplication.readiness(of: backends)
+            case "/metrics": return await GatewayApplication.mergedMetrics(own: metrics, backends: backends)
+            default: break
+            }
+        }
+        return await bridge.respond(to: request) ?? JSONResponse.error(.notFound, "not found")
     }
 }

@@ -29,7 +29,7 @@ struct GatewayBackendFailureTests {
     static func withGateway(
         storeDirectory directory: String,
         timeout: Duration = .seconds(10),
-        _ body: @Sendable (_ client: any TestClientProtocol, _ key: String) async throws -> Void
+        _ body: @Sendable (_ client: TestClient, _ key: String) async throws -> Void
     ) async throws {
         try await withRPCService(component: "auth") { authDirectory in
             try AuthService(database: try AuthDatabase(path: "\(authDirectory)/auth.sqlite")).router()
@@ -44,19 +44,19 @@ struct GatewayBackendFailureTests {
             )
             let storeTask = Task { try await store.run() }
             defer { storeTask.cancel() }
-            let application = GatewayApplication.make(
+            let server = GatewayApplication.make(
                 configuration: .init(port: 0, backendTimeout: timeout),
                 routes: try RouteMap.load(path: GatewayHarness.routesPath, backends: ["auth", "store"]),
                 backends: GatewayBackends(auth: auth, store: store),
                 logger: GatewayHarness.quietLogger
             )
-            try await application.test(.live) { client in
+            try await GatewayHarness.serve(server) { client in
                 try await body(client, account.string("api_key") ?? "")
             }
         }
     }
 
-    static func list(_ client: any TestClientProtocol, _ key: String) async throws -> (Int, String?) {
+    static func list(_ client: TestClient, _ key: String) async throws -> (Int, String?) {
         let response = try await client.executeRequest(
             uri: "/v1/deliveries",
             method: .get,
@@ -117,7 +117,7 @@ struct GatewayBackendFailureTests {
                     body: nil
                 )
                 #expect(response.status.code == 504)
-                let body = String(buffer: response.body)
+                let body = response.body.map { String(buffer: $0) }
                 #expect(body == #"{"error":"gateway timeout","detail":"a backing service missed its deadline"}"#)
             }
             store.cancel()

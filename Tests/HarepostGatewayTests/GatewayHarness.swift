@@ -16,7 +16,7 @@ import Testing
 /// The real gateway (live HTTP on a free port) in front of real auth and store
 /// RPC services (SQLite in a temp dir), with one account and its API key.
 struct GatewayHarness: Sendable {
-    let client: any TestClientProtocol
+    let client: TestClient
     let auth: RPCClient
     let store: RPCClient
     let accountID: String
@@ -55,13 +55,13 @@ struct GatewayHarness: Sendable {
                     configuration: .init(allowPrivateTargets: true, trustAllDomains: true)
                 ).router()
             } _: { storeDirectory, store in
-                let application = GatewayApplication.make(
+                let server = GatewayApplication.make(
                     configuration: configuration,
                     routes: try RouteMap.load(path: routesPath, backends: ["auth", "store"]),
                     backends: GatewayBackends(auth: auth, store: store),
                     logger: quietLogger
                 )
-                return try await application.test(.live) { client in
+                return try await serve(server) { client in
                     try await body(
                         GatewayHarness(
                             client: client,
@@ -74,6 +74,32 @@ struct GatewayHarness: Sendable {
                         )
                     )
                 }
+            }
+        }
+    }
+
+    /// Runs `server` (on a free port) around `body`, which gets an HTTP
+    /// client connected to it; then stops the server.
+    static func serve<T: Sendable>(
+        _ server: GatewayHTTPServer,
+        _ body: @Sendable (TestClient) async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await server.run()
+                return nil
+            }
+            let port = await server.waitUntilListening()
+            let client = TestClient(host: "127.0.0.1", port: port)
+            client.connect()
+            defer { group.cancelAll() }
+            do {
+                let value = try await body(client)
+                try await client.shutdown()
+                return value
+            } catch {
+                try? await client.shutdown()
+                throw error
             }
         }
     }
@@ -114,7 +140,11 @@ struct GatewayHarness: Sendable {
             headers: headers,
             body: json.map { ByteBuffer(string: $0) }
         )
-        return Reply(status: Int(response.status.code), headers: response.headers, bytes: Array(buffer: response.body))
+        return Reply(
+            status: Int(response.status.code),
+            headers: response.headers,
+            bytes: response.body.map { Array(buffer: $0) } ?? []
+        )
     }
 }
 
@@ -127,5 +157,13 @@ extension JSONValue {
     var keys: [String] {
         guard case .object(let members) = self else { return [] }
         return members.map(\.key)
+    }
+}
+
+extension TestClient {
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?)
+        async throws -> TestClient.Response
+    {
+        try await execute(TestClient.Request(uri, method: method, headers: headers, body: body))
     }
 }

@@ -1,6 +1,6 @@
 import HarepostJSON
 import HarepostRPC
-import Hummingbird
+import NIOHTTP1
 
 /// Why a routed request failed, and the public JSON error it becomes.
 enum GatewayError: Error {
@@ -12,7 +12,7 @@ enum GatewayError: Error {
     case rpc(RPCError)
 
     /// RPC status → HTTP status, as grpc-gateway maps them.
-    static func httpStatus(_ code: RPCCode) -> HTTPResponse.Status {
+    static func httpStatus(_ code: RPCCode) -> HTTPResponseStatus {
         switch code {
         case .ok: .ok
         case .invalidArgument, .failedPrecondition, .outOfRange: .badRequest
@@ -28,12 +28,12 @@ enum GatewayError: Error {
         }
     }
 
-    var status: HTTPResponse.Status {
+    var status: HTTPResponseStatus {
         switch self {
         case .badRequest: .badRequest
         case .unauthenticated: .unauthorized
         case .notFound: .notFound
-        case .bodyTooLarge: .contentTooLarge
+        case .bodyTooLarge: .payloadTooLarge
         case .rateLimited: .tooManyRequests
         case .rpc(let error): Self.httpStatus(error.code)
         }
@@ -45,7 +45,9 @@ enum GatewayError: Error {
         return "\(self)"
     }
 
-    func response(route: RouteMap.Route) -> Response {
+    /// - Parameter route: the route that failed, for its documented error
+    ///   fields; nil before a route is known.
+    func response(route: RouteMap.Route?) -> GatewayResponse {
         switch self {
         case .badRequest(let message, let detail):
             return JSONResponse.error(.badRequest, message, detail: detail)
@@ -54,14 +56,14 @@ enum GatewayError: Error {
         case .notFound(let message):
             return JSONResponse.error(.notFound, message)
         case .bodyTooLarge(let limit):
-            return JSONResponse.error(.contentTooLarge, "request body too large", detail: "at most \(limit) bytes")
+            return JSONResponse.error(.payloadTooLarge, "request body too large", detail: "at most \(limit) bytes")
         case .rateLimited(let limit, let seconds):
             var response = JSONResponse.error(
                 .tooManyRequests,
                 "rate limit exceeded",
                 detail: "this account may make \(limit) requests per minute"
             )
-            response.headers[.retryAfter] = String(seconds)
+            response.headers.add(name: "retry-after", value: String(seconds))
             return response
         case .rpc(let error):
             let status = Self.httpStatus(error.code)
@@ -72,7 +74,7 @@ enum GatewayError: Error {
                     "service unavailable",
                     detail: "a backing service is unavailable; retry shortly"
                 )
-                response.headers[.retryAfter] = "1"
+                response.headers.add(name: "retry-after", value: "1")
                 return response
             case 504:
                 return JSONResponse.error(status, "gateway timeout", detail: "a backing service missed its deadline")
@@ -80,7 +82,7 @@ enum GatewayError: Error {
                 return JSONResponse.error(status, status == .notImplemented ? "not implemented" : "internal error")
             default:
                 var members: [(key: String, value: JSONValue)] = [("error", .string(error.message))]
-                members += route.errorFields[error.code] ?? []
+                members += route?.errorFields[error.code] ?? []
                 return JSONResponse.make(status, .object(members))
             }
         }

@@ -1,18 +1,17 @@
 import CoreMetrics
 import Foundation
-import HTTPTypes
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
-import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Serves every route of the ``RouteMap`` with one generic path: authenticate,
 /// rate-limit, turn path, query and JSON body into the request message, call
 /// the backend, and render the response message (or error) as JSON. There is
 /// no per-route code: a route is a proto RPC plus a config entry.
-struct RouteBridge<Context: RequestContext>: RouterMiddleware {
+struct RouteBridge: Sendable {
     let map: RouteMap
     let backends: GatewayBackends
     let authenticator: Authenticator
@@ -20,28 +19,28 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     /// `harepost_http_request_duration_seconds{route, status}`.
     let requests: MetricFamily<CoreMetrics.Timer>
     let configuration: GatewayApplication.Configuration
+    let logger: Logger
 
-    static var apiKeyHeader: HTTPField.Name { HTTPField.Name("X-API-Key")! }
-    static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    static let requestIDHeader = "x-request-id"
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        switch map.match(method: request.method.rawValue, path: request.uri.path) {
+    /// The answer for a request on one of the map's paths; nil for a path
+    /// the map does not have.
+    func respond(to request: GatewayRequest) async -> GatewayResponse? {
+        switch map.match(method: request.method.rawValue, path: request.path) {
         case .notFound:
-            return try await next(request, context)
+            return nil
         case .methodNotAllowed(let allowed):
             var response = JSONResponse.error(
                 .methodNotAllowed,
                 "method not allowed",
-                detail: "\(request.uri.path) accepts \(allowed.joined(separator: ", "))"
+                detail: "\(request.path) accepts \(allowed.joined(separator: ", "))"
             )
-            response.headers[.allow] = allowed.joined(separator: ", ")
+            response.headers.add(name: "allow", value: allowed.joined(separator: ", "))
             return response
         case .route(let route, let pathValues):
             let started = ContinuousClock.now
             let requestID =
-                request.headers[Self.requestIDHeader].flatMap { $0.utf8.count <= 128 ? $0 : nil }
+                request.headers.first(name: Self.requestIDHeader).flatMap { $0.utf8.count <= 128 ? $0 : nil }
                 ?? RequestIDs.next()
             // Metadata is built only for a line actually written: setting it on
             // a Logger copies its dictionary, a cost every request would pay
@@ -49,23 +48,20 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             func logMetadata(_ extra: Logger.Metadata) -> Logger.Metadata {
                 extra.merging(["request.id": "\(requestID)", "route": "\(route.name)"]) { $1 }
             }
-            var response: Response
+            var response: GatewayResponse
             do throws(GatewayError) {
                 response = try await serve(route, pathValues: pathValues, request: request, requestID: requestID)
             } catch {
                 response = error.response(route: route)
                 if error.status.code >= 500 {
-                    context.logger.warning(
-                        "request failed",
-                        metadata: logMetadata(["error": "\(error.logDescription)"])
-                    )
+                    logger.warning("request failed", metadata: logMetadata(["error": "\(error.logDescription)"]))
                 }
             }
-            response.headers[Self.requestIDHeader] = requestID
+            response.headers.replaceOrAdd(name: Self.requestIDHeader, value: requestID)
             let elapsed = ContinuousClock.now - started
             requests([route.name, "\(response.status.code)"]).recordNanoseconds(elapsed.nanoseconds)
-            if context.logger.logLevel <= .debug {
-                context.logger.debug(
+            if logger.logLevel <= .debug {
+                logger.debug(
                     "request served",
                     metadata: logMetadata([
                         "http.status": "\(response.status.code)", "http.duration_us": "\(elapsed.nanoseconds / 1000)",
@@ -79,9 +75,9 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     func serve(
         _ route: RouteMap.Route,
         pathValues: [(field: FieldDescriptor, text: String)],
-        request: Request,
+        request: GatewayRequest,
         requestID: String
-    ) async throws(GatewayError) -> Response {
+    ) async throws(GatewayError) -> GatewayResponse {
         var metadata = [RPCMetadataKey.requestID: requestID, RPCMetadataKey.origin: "public"]
         if route.requiresKey {
             let principal = try await authenticate(request, requestID: requestID)
@@ -108,12 +104,12 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             throw .rpc(error)
         }
         let body = route.responseField.map { reply.message($0.name) ?? ProtoMessage($0.messageType!) } ?? reply
-        return JSONResponse.make(.init(code: route.successStatus), ProtoJSON.encode(body))
+        return JSONResponse.make(HTTPResponseStatus(statusCode: route.successStatus), ProtoJSON.encode(body))
     }
 
-    func authenticate(_ request: Request, requestID: String) async throws(GatewayError) -> Principal {
-        var key = request.headers[Self.apiKeyHeader]
-        if let authorization = request.headers[.authorization] {
+    func authenticate(_ request: GatewayRequest, requestID: String) async throws(GatewayError) -> Principal {
+        var key = request.headers.first(name: "x-api-key")
+        if let authorization = request.headers.first(name: "authorization") {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
                 throw .unauthenticated("the Authorization header must be Bearer <API key>")
@@ -137,27 +133,18 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
     func requestMessage(
         _ route: RouteMap.Route,
         pathValues: [(field: FieldDescriptor, text: String)],
-        request: Request
+        request: GatewayRequest
     ) async throws(GatewayError) -> ProtoMessage {
         var message = ProtoMessage(route.method.input)
-        if route.bindsBody {
-            let bytes: ByteBuffer
+        if route.bindsBody, request.body.readableBytes > 0 {
+            // The HTTP handler has already held the body to the size limit.
             do {
-                bytes = try await request.body.collect(upTo: configuration.maximumBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw .bodyTooLarge(limit: configuration.maximumBodyBytes)
+                message = try ProtoJSON.decode(request.body.readableBytesView, as: route.method.input)
             } catch {
-                throw .badRequest("cannot read the request body", detail: nil)
-            }
-            if bytes.readableBytes > 0 {
-                do {
-                    message = try ProtoJSON.decode(bytes.readableBytesView, as: route.method.input)
-                } catch {
-                    throw .badRequest(
-                        error.field.isEmpty ? error.reason : "invalid field \(error.field)",
-                        detail: error.field.isEmpty ? nil : error.description
-                    )
-                }
+                throw .badRequest(
+                    error.field.isEmpty ? error.reason : "invalid field \(error.field)",
+                    detail: error.field.isEmpty ? nil : error.description
+                )
             }
         }
         for (field, text) in pathValues {
@@ -168,8 +155,7 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
             }
         }
         var seen: Set<String> = []
-        for (name, value) in request.uri.queryParameters {
-            let parameter = String(name)
+        for (parameter, text) in request.queryParameters {
             guard let field = route.query[parameter] else { continue }
             guard seen.insert(parameter).inserted else {
                 throw .badRequest(
@@ -177,7 +163,6 @@ struct RouteBridge<Context: RequestContext>: RouterMiddleware {
                     detail: "\(parameter) is given more than once"
                 )
             }
-            let text = String(value)  // already percent-decoded by Hummingbird
             do {
                 try message.set(field.name, try ProtoJSON.decodeText(text, for: field, path: parameter))
             } catch let error as JSONBridgeError {
