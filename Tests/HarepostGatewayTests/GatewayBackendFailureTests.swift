@@ -29,7 +29,7 @@ struct GatewayBackendFailureTests {
     static func withGateway(
         storeDirectory directory: String,
         timeout: Duration = .seconds(10),
-        _ body: @Sendable (_ client: TestClient, _ key: String) async throws -> Void
+        _ body: @Sendable (_ client: TestClient, _ key: String, _ backends: GatewayBackends) async throws -> Void
     ) async throws {
         try await withRPCService(component: "auth") { authDirectory in
             try AuthService(database: try AuthDatabase(path: "\(authDirectory)/auth.sqlite")).router()
@@ -44,14 +44,15 @@ struct GatewayBackendFailureTests {
             )
             let storeTask = Task { try await store.run() }
             defer { storeTask.cancel() }
+            let backends = GatewayBackends(auth: auth, store: store)
             let server = GatewayApplication.make(
                 configuration: .init(port: 0, backendTimeout: timeout),
                 routes: try RouteMap.load(path: GatewayHarness.routesPath, backends: ["auth", "store"]),
-                backends: GatewayBackends(auth: auth, store: store),
+                backends: backends,
                 logger: GatewayHarness.quietLogger
             )
-            try await GatewayHarness.serve(server) { client in
-                try await body(client, account.string("api_key") ?? "")
+            try await GatewayHarness.serve(server) { client, _ in
+                try await body(client, account.string("api_key") ?? "", backends)
             }
         }
     }
@@ -72,7 +73,7 @@ struct GatewayBackendFailureTests {
                 try StoreService(sqlitePath: "\(directory)/store.sqlite").router()
             }
             let first = await Self.startStore(directory, router: try storeRouter())
-            try await Self.withGateway(storeDirectory: directory) { client, key in
+            try await Self.withGateway(storeDirectory: directory) { client, key, _ in
                 #expect(try await Self.list(client, key).0 == 200)
                 first.cancel()
                 _ = await first.result
@@ -109,7 +110,7 @@ struct GatewayBackendFailureTests {
                 return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
             }
             let store = await Self.startStore(directory, router: slow)
-            try await Self.withGateway(storeDirectory: directory, timeout: .milliseconds(300)) { client, key in
+            try await Self.withGateway(storeDirectory: directory, timeout: .milliseconds(300)) { client, key, _ in
                 let response = try await client.executeRequest(
                     uri: "/v1/deliveries",
                     method: .get,

@@ -17,6 +17,8 @@ import Testing
 /// RPC services (SQLite in a temp dir), with one account and its API key.
 struct GatewayHarness: Sendable {
     let client: TestClient
+    /// The gateway's port, for tests that speak raw HTTP (``RawHTTP``).
+    let port: Int
     let auth: RPCClient
     let store: RPCClient
     let accountID: String
@@ -61,10 +63,11 @@ struct GatewayHarness: Sendable {
                     backends: GatewayBackends(auth: auth, store: store),
                     logger: quietLogger
                 )
-                return try await serve(server) { client in
+                return try await serve(server) { client, port in
                     try await body(
                         GatewayHarness(
                             client: client,
+                            port: port,
                             auth: auth,
                             store: store,
                             accountID: account.string("id") ?? "",
@@ -79,10 +82,10 @@ struct GatewayHarness: Sendable {
     }
 
     /// Runs `server` (on a free port) around `body`, which gets an HTTP
-    /// client connected to it; then stops the server.
+    /// client connected to it and the port; then stops the server.
     static func serve<T: Sendable>(
         _ server: GatewayHTTPServer,
-        _ body: @Sendable (TestClient) async throws -> T
+        _ body: @Sendable (TestClient, Int) async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -94,7 +97,7 @@ struct GatewayHarness: Sendable {
             client.connect()
             defer { group.cancelAll() }
             do {
-                let value = try await body(client)
+                let value = try await body(client, port)
                 try await client.shutdown()
                 return value
             } catch {

@@ -61,6 +61,12 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Malformed HTTP (already answered 400 by NIO's protocol error handler)
+    /// or a failed connection: either way the connection is done.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
     private func refuseBody(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
         var response = GatewayError.bodyTooLarge(limit: maximumBodyBytes).response(route: nil)

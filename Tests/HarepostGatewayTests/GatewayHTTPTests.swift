@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import HarepostJSON
+import HarepostProto
+import HarepostRPC
+import HarepostTestSupport
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import HarepostGateway
+
+/// The gateway's HTTP/1.1 handling (GatewayHTTPServer), spoken in raw bytes.
+@Suite("Gateway HTTP", .timeLimit(.minutes(2)))
+struct GatewayHTTPTests {
+    @Test func pipelinedRequestsAreAnsweredInOrderOnOneConnection() async throws {
+        try await GatewayHarness.with { gateway in
+            let auth = "Authorization: Bearer \(gateway.apiKey)\r\n"
+            let exchange = try await RawHTTP.exchange(
+                port: gateway.port,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "GET /v1/deliveries?limit=1 HTTP/1.1\r\nHost: x\r\n\(auth)X-Request-Id: second\r\n\r\n"
+                    + "GET /v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            let statuses = exchange.received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "404"])
+            #expect(exchange.received.lowercased().contains("x-request-id: second"))
+            #expect(exchange.received.contains(#"{"error":"not found"}"#))
+            // The last request asked to close: the server closes after answering.
+            #expect(exchange.closedByServer)
+        }
+    }
+
+    @Test func http10WithoutKeepAliveIsAnsweredAndClosed() async throws {
+        try await GatewayHarness.with { gateway in
+            let exchange = try await RawHTTP.exchange(port: gateway.port, "GET /healthz HTTP/1.0\r\n\r\n")
+            let head = exchange.received.lowercased()
+            #expect(head.hasPrefix("http/1.0 200 ok\r\n"))
+            #expect(head.contains("connection: close\r\n"))
+            #expect(head.contains("content-length: 15\r\n"))
+            #expect(head.contains("content-type: application/json\r\n"))
+            #expect(head.contains("server: harepost\r\n"))
+            #expect(head.contains("date: "))
+            #expect(exchange.received.hasSuffix(#"{"status":"ok"}"#))
+            #expect(exchange.closedByServer)
+        }
+    }
+
+    @Test func malformedHTTPIsA400AndTheConnectionCloses() async throws {
+        try await GatewayHarness.with { gateway in
+            let exchange = try await RawHTTP.exchange(port: gateway.port, "NOT HTTP AT ALL\r\n\r\n")
+            #expect(exchange.received.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+            #expect(exchange.closedByServer)
+            // The server is unharmed.
+            #expect(try await gateway.request(.get, "/healthz").status == 200)
+        }
+    }
+
+    @Test func aBodyAnnouncedOverTheLimitIsRefusedBeforeItArrives() async throws {
+        try await GatewayHarness.with(configuration: .init(port: 0, maximumBodyBytes: 1024)) { gateway in
+            // Only the head is sent: the 413 must not wait for the 1 MB body.
+            let exchange = try await RawHTTP.exchange(
+                port: gateway.port,
+                "POST /v1/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+            )
+            #expect(exchange.received.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+            #expect(exchange.received.contains(#"{"error":"request body too large","detail":"at most 1024 bytes"}"#))
+            #expect(exchange.closedByServer)
+        }
+    }
+
+    @Test func queryValuesArePercentDecoded() async throws {
+        try await GatewayHarness.with { gateway in
+            // `%64elivered` is `delivered`: accepted only once decoded.
+            let decoded = try await gateway.request(.get, "/v1/deliveries?status=%64elivered&limit=1")
+            #expect(decoded.status == 200)
+            let invalid = try await gateway.request(.get, "/v1/deliveries?status=no%20such")
+            #expect(invalid.status == 400)
+            #expect(invalid.json["error"] == .string("invalid query parameter status"))
+        }
+    }
+
+    @Test func gracefulShutdownFinishesTheRequestInProgressThenStopsListening() async throws {
+        try await withTemporaryDirectory("hp-gw") { directory in
+            var slow = RPCRouter()
+            try slow.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
+                try await Task.sleep(for: .milliseconds(500))
+                return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
+            }
+            let store = await GatewayBackendFailureTests.startStore(directory, router: slow)
+            defer { store.cancel() }
+            try await GatewayBackendFailureTests.withGateway(storeDirectory: directory) { _, key, backends in
+                // A second gateway on the same backends, run by a ServiceGroup
+                // this test shuts down.
+                let server = GatewayApplication.make(
+                    configuration: .init(port: 0),
+                    routes: try RouteMap.load(path: GatewayHarness.routesPath, backends: ["auth", "store"]),
+                    backends: backends,
+                    logger: GatewayHarness.quietLogger
+                )
+                let group = ServiceGroup(
+                    configuration: .init(services: [server], logger: GatewayHarness.quietLogger)
+                )
+                let running = Task { try await group.run() }
+                let port = await server.waitUntilListening()
+                let inProgress = Task {
+                    try await RawHTTP.exchange(
+                        port: port,
+                        "GET /v1/deliveries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\n\r\n",
+                        quietPeriod: .seconds(5)
+                    )
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                await group.triggerGracefulShutdown()
+                let exchange = try await inProgress.value
+                #expect(exchange.received.hasPrefix("HTTP/1.1 200 OK\r\n"))
+                #expect(exchange.closedByServer)
+                try await running.value
+                await #expect(throws: (any Error).self) {
+                    try await RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\n\r\n")
+                }
+            }
+        }
+    }
+}

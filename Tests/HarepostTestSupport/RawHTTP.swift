@@ -1,0 +1,64 @@
+import Foundation
+
+/// Speaks raw bytes to an HTTP server on 127.0.0.1, for what an HTTP client
+/// library hides: pipelining, HTTP/1.0, malformed requests, who closes.
+public enum RawHTTP {
+    public struct Exchange: Sendable {
+        /// Every byte the server sent.
+        public let received: String
+        /// Whether the server closed the connection (rather than the read timing out).
+        public let closedByServer: Bool
+    }
+
+    /// Connects, sends `request`, and reads until the server closes the
+    /// connection or sends nothing for `quietPeriod`. The blocking socket
+    /// calls run on a thread of their own, not on a Swift concurrency thread
+    /// an in-process server may need.
+    public static func exchange(port: Int, _ request: String, quietPeriod: Duration = .seconds(1)) async throws
+        -> Exchange
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result { try blockingExchange(port: port, request, quietPeriod: quietPeriod) }
+                )
+            }
+        }
+    }
+
+    private static func blockingExchange(port: Int, _ request: String, quietPeriod: Duration) throws -> Exchange {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED) }
+        let (seconds, attoseconds) = quietPeriod.components
+        var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw POSIXError(.init(rawValue: errno) ?? .EPIPE) }
+            sent += count
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count > 0 {
+                received += buffer[..<count]
+            } else {
+                return Exchange(received: String(decoding: received, as: UTF8.self), closedByServer: count == 0)
+            }
+        }
+    }
+}
