@@ -57,6 +57,16 @@ struct GatewayErrorTests {
         }
     }
 
+    @Test func theBearerSchemeIsParsedByteWise() {
+        #expect(RouteBridge.bearerToken("Bearer hp_live_1") == "hp_live_1")
+        #expect(RouteBridge.bearerToken("bEaReR \t hp_live_1 \t") == "hp_live_1")
+        #expect(RouteBridge.bearerToken("Bearer ") == "")
+        #expect(RouteBridge.bearerToken("Basic dXNlcjpwYXNz") == nil)
+        #expect(RouteBridge.bearerToken("Bearers x") == nil)
+        #expect(RouteBridge.bearerToken("Bearer") == nil)
+        #expect(RouteBridge.bearerToken("Béarer x") == nil)
+    }
+
     @Test func unknownRoutesWrongMethodsAndLargeBodies() async throws {
         try await GatewayHarness.with(configuration: .init(port: 0, maximumBodyBytes: 1024)) { gateway in
             let unknown = try await gateway.request(.get, "/v1/nothing-here")

@@ -110,11 +110,10 @@ struct RouteBridge: Sendable {
     func authenticate(_ request: GatewayRequest, requestID: String) async throws(GatewayError) -> Principal {
         var key = request.headers.first(name: "x-api-key")
         if let authorization = request.headers.first(name: "authorization") {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            guard let token = Self.bearerToken(authorization) else {
                 throw .unauthenticated("the Authorization header must be Bearer <API key>")
             }
-            key = parts[1].trimmingCharacters(in: .whitespaces)
+            key = token
         }
         guard let key, !key.isEmpty else {
             throw .unauthenticated("send your API key as Authorization: Bearer <key> or X-API-Key: <key>")
@@ -126,6 +125,21 @@ struct RouteBridge: Sendable {
         } catch {
             throw .rpc(error)
         }
+    }
+
+    /// The token of `Bearer <token>` (scheme case-insensitive, blanks around
+    /// the token ignored); nil for any other scheme. Byte-wise: header values
+    /// are ASCII, and Foundation's trimming costs more than the rest of the check.
+    static func bearerToken(_ authorization: String) -> String? {
+        let bytes = authorization.utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let scheme = bytes[..<space]
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var token = bytes[bytes.index(after: space)...]
+        while let first = token.first, isBlank(first) { token = token.dropFirst() }
+        while let last = token.last, isBlank(last) { token = token.dropLast() }
+        return String(Substring(token))
     }
 
     /// The request message: the JSON body (when the route binds it), then the

@@ -127,7 +127,8 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func segments(of path: String) -> [String] {
-        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split as bytes: splitting a String by Character walks grapheme clusters.
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
     }
 
     func match(_ parts: [String]) -> [(field: FieldDescriptor, text: String)]? {

@@ -404,10 +404,17 @@ public final class RPCServer: Service {
             group.addTask { try await handler(message, context) }
             group.addTask {
                 let timer = eventLoop.scheduleTask(in: .nanoseconds(remaining.nanoseconds)) {}
-                try await withTaskCancellationHandler {
-                    try await timer.futureResult.get()
-                } onCancel: {
-                    timer.cancel()
+                do {
+                    try await withTaskCancellationHandler {
+                        try await timer.futureResult.get()
+                    } onCancel: {
+                        timer.cancel()
+                    }
+                } catch {
+                    // The timer was cancelled with the call (its caller left,
+                    // or the server stopped): that is a cancellation, not a
+                    // handler failure.
+                    throw CancellationError()
                 }
                 return nil
             }
