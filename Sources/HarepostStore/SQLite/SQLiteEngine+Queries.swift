@@ -303,11 +303,10 @@ extension SQLiteEngine {
             let leased = try SQLiteRows.first(
                 db.cachedStatement(sql: SQLiteStatements.deliveryWithLease),
                 arguments: [queueID]
-            ) { row in
-                var columns = SQLiteRows.Columns(row)
+            ) { columns in
                 let delivery = try SQLiteRows.delivery(&columns)
-                let holder: String? = columns.nextOrNil()
-                let expiresAt: Int64? = columns.nextOrNil()
+                let holder: String? = try columns.nextOrNil()
+                let expiresAt: Int64? = try columns.nextOrNil()
                 return (delivery, holder, expiresAt ?? 0)
             }
             guard let (delivery, holder, expiresAt) = leased else { throw StorageError.notFound }

@@ -6,6 +6,7 @@ import GRDB
 final class SQLiteEngine: StorageEngine {
     let pool: DatabasePool
     let commits: GroupCommit
+    let pointReaders: PointReaders
 
     init(path: String) throws {
         var configuration = Configuration()
@@ -15,29 +16,36 @@ final class SQLiteEngine: StorageEngine {
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
         commits = GroupCommit(pool: pool)
+        pointReaders = PointReaders(path: path)
     }
 
     /// Runs a read that touches O(1) index entries (a delivery by id, one
     /// keyset page) on the calling thread. Such a read takes microseconds, and
     /// GRDB's async read hops to a reader queue and back, which profiling
     /// showed costs several times the read (docs/benchmarks.md). Reads that
-    /// may scan (counts, offsets) keep the async `pool.read`.
+    /// may scan (counts, offsets) keep the async `pool.read`. On an event loop
+    /// the read uses that loop's own connection (``PointReaders``).
     ///
     /// The read runs in one deferred transaction, so its statements see one
     /// snapshot, as `pool.read` gives; the BEGIN and COMMIT are prepared once
     /// per connection instead of compiled on every read.
     func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead { db in
-            try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
-            do {
-                let result = try body(db)
-                try db.cachedStatement(sql: "COMMIT").execute()
-                return result
-            } catch {
-                if !db.isInsideTransaction { throw error }
-                try? db.cachedStatement(sql: "ROLLBACK").execute()
-                throw error
-            }
+        if let reader = try pointReaders.current() {
+            return try reader.inDatabase { db in try Self.inReadTransaction(db, body) }
+        }
+        return try pool.unsafeRead { db in try Self.inReadTransaction(db, body) }
+    }
+
+    private static func inReadTransaction<T>(_ db: Database, _ body: (Database) throws -> T) throws -> T {
+        try db.cachedStatement(sql: "BEGIN DEFERRED TRANSACTION").execute()
+        do {
+            let result = try body(db)
+            try db.cachedStatement(sql: "COMMIT").execute()
+            return result
+        } catch {
+            if !db.isInsideTransaction { throw error }
+            try? db.cachedStatement(sql: "ROLLBACK").execute()
+            throw error
         }
     }
 

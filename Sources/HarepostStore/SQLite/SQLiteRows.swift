@@ -1,14 +1,15 @@
 import Foundation
 import GRDB
 
-/// How store rows are read: named column lists, decoded by position from a
-/// cursor.
+/// How store rows are read: named column lists, decoded by position straight
+/// from the stepped statement.
 ///
 /// Decoding by column name copies each row and compares names
 /// case-insensitively (`String.lowercased` was 7% of the store's CPU under the
-/// lookup load, docs/benchmarks.md). Each SELECT here names its columns, and the
-/// decoder next to the list reads them in that order straight from the
-/// statement.
+/// lookup load), and even a positional GRDB `Row` builds a column-name index
+/// per query (15%; docs/benchmarks.md). Each SELECT here names its columns,
+/// starting with an INTEGER row key, and the decoder next to the list reads
+/// them in that order from the statement's current row.
 enum SQLiteRows {
     /// The columns `delivery(_:)` reads, in its order.
     static let deliveryColumns = """
@@ -46,15 +47,11 @@ enum SQLiteRows {
         )
     }
 
-    static func delivery(_ row: Row) throws -> DeliveryRecord {
-        var columns = Columns(row)
-        return try delivery(&columns)
-    }
-
     /// An attempt joined with its delivery, connection and destination; the
-    /// columns `attempt(_:)` reads, in its order.
+    /// columns `attempt(_:)` reads, in its order (the first, `a.seq`, is the
+    /// row key the cursor steps on).
     static let attemptSelect = """
-        SELECT a.id, d.id, a.account_id, a.environment, d.connection_id, d.destination_id, c.name, t.name,
+        SELECT a.seq, a.id, d.id, a.account_id, a.environment, d.connection_id, d.destination_id, c.name, t.name,
                a.attempt_number, a.trigger_type, a.outcome, a.http_status, a.duration_ms, a.error,
                a.request_url, a.request_method, a.request_headers, a.request_body_size,
                a.response_headers, a.response_body, a.created_at, a.next_retry_at, a.is_dlq, a.dlq_at
@@ -64,9 +61,9 @@ enum SQLiteRows {
         JOIN destinations t ON t.id = d.destination_id
         """
 
-    static func attempt(_ row: Row) -> AttemptRecord {
-        var columns = Columns(row)
-        return AttemptRecord(
+    static func attempt(_ columns: inout Columns) throws -> AttemptRecord {
+        _ = try columns.next() as Int64  // a.seq
+        return try AttemptRecord(
             id: columns.next(),
             queueID: columns.next(),
             tenant: Tenant(accountID: columns.next(), environment: columns.next()),
@@ -97,11 +94,16 @@ enum SQLiteRows {
     static func all<T>(
         _ statement: Statement,
         arguments: StatementArguments,
-        _ decode: (Row) throws -> T
+        _ decode: (inout Columns) throws -> T
     ) throws -> [T] {
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        // The cursor steps the statement (and reads the INTEGER row key);
+        // `decode` reads the row it stands on.
+        let cursor = try Int64.fetchCursor(statement, arguments: arguments)
         var records: [T] = []
-        while let row = try cursor.next() { records.append(try decode(row)) }
+        while try cursor.next() != nil {
+            var columns = Columns(statement.sqliteStatement)
+            records.append(try decode(&columns))
+        }
         return records
     }
 
@@ -109,33 +111,50 @@ enum SQLiteRows {
     static func first<T>(
         _ statement: Statement,
         arguments: StatementArguments,
-        _ decode: (Row) throws -> T
+        _ decode: (inout Columns) throws -> T
     ) throws -> T? {
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
-        guard let row = try cursor.next() else { return nil }
-        return try decode(row)
+        let cursor = try Int64.fetchCursor(statement, arguments: arguments)
+        guard try cursor.next() != nil else { return nil }
+        var columns = Columns(statement.sqliteStatement)
+        return try decode(&columns)
     }
 
-    /// A row's columns read left to right by position.
+    /// The current row of a stepped statement, read left to right by position.
+    /// Only valid until the statement steps again.
     struct Columns {
-        let row: Row
-        private(set) var index = 0
+        let statement: SQLiteStatement
+        private(set) var index: CInt = 0
 
-        init(_ row: Row) { self.row = row }
+        init(_ statement: SQLiteStatement) { self.statement = statement }
 
-        mutating func next<Value: DatabaseValueConvertible & StatementColumnConvertible>() -> Value {
-            defer { index += 1 }
-            return row[index]
+        struct UnexpectedValue: Error, CustomStringConvertible {
+            let column: CInt
+            let type: Any.Type
+            var description: String { "column \(column) does not hold a \(type)" }
         }
 
-        mutating func nextOrNil<Value: DatabaseValueConvertible & StatementColumnConvertible>() -> Value? {
+        /// A NOT NULL column.
+        mutating func next<Value: StatementColumnConvertible>() throws -> Value {
             defer { index += 1 }
-            return row[index]
+            guard let value = Value.fromStatement(statement, atUncheckedIndex: index) else {
+                throw UnexpectedValue(column: index, type: Value.self)
+            }
+            return value
         }
 
-        mutating func nextBytes() throws -> [UInt8] {
+        mutating func nextOrNil<Value: DatabaseValueConvertible>() throws -> Value? {
             defer { index += 1 }
-            return try row.withUnsafeData(atIndex: index) { data in data.map { [UInt8]($0) } ?? [] }
+            let value = DatabaseValue(sqliteStatement: statement, index: index)
+            if value.isNull { return nil }
+            guard let converted = Value.fromDatabaseValue(value) else {
+                throw UnexpectedValue(column: index, type: Value.self)
+            }
+            return converted
+        }
+
+        mutating func nextBytes() -> [UInt8] {
+            defer { index += 1 }
+            return [UInt8](Data(sqliteStatement: statement, index: index))
         }
     }
 }
