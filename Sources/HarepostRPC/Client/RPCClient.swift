@@ -12,8 +12,9 @@ public import ServiceLifecycle
 /// - go out at once on a ready connection, replies matched by call id;
 /// - while disconnected, wake the reconnect loop to try at once and wait for
 ///   that attempt: if the server is down they fail fast with UNAVAILABLE;
-/// - end with DEADLINE_EXCEEDED at their deadline, CANCELLED if their task is
-///   cancelled, UNAVAILABLE if the connection is lost mid-call.
+/// - end with DEADLINE_EXCEEDED at their deadline (checked every 10 ms),
+///   CANCELLED if their task is cancelled, UNAVAILABLE if the connection is
+///   lost mid-call.
 /// After a connection is lost, the loop reconnects with jittered exponential
 /// backoff (50 ms doubling to a 2 s cap).
 public final class RPCClient: Service, Sendable {
@@ -64,7 +65,7 @@ public final class RPCClient: Service, Sendable {
         }
         var phase: Phase
         let continuation: CheckedContinuation<RPCEnvelope, any Error>
-        var timer: Scheduled<Void>?
+        var deadline: ContinuousClock.Instant?
     }
 
     private struct State {
@@ -79,7 +80,16 @@ public final class RPCClient: Service, Sendable {
         /// Frames waiting for the next flush on their channel's event loop.
         var outbox: [(frame: ByteBuffer, callID: UInt64, channel: any Channel)] = []
         var flushScheduled = false
+        /// Whether a deadline sweep is scheduled (while calls with deadlines are pending).
+        var sweepScheduled = false
     }
+
+    /// How often pending calls are checked against their deadlines: a call
+    /// ends with DEADLINE_EXCEEDED at most this long after its deadline. One
+    /// sweep per interval replaces a timer per call (scheduling and
+    /// cancelling those was 7% of the gateway's CPU per request,
+    /// docs/benchmarks.md).
+    static let deadlineResolution: Duration = .milliseconds(10)
 
     public let configuration: Configuration
     private let logger: Logger
@@ -247,15 +257,13 @@ public final class RPCClient: Service, Sendable {
             wake?.resume()
         }
         if let deadline {
-            let timer = eventLoopGroup.any().scheduleTask(in: .nanoseconds(max(0, (deadline - .now).nanoseconds))) {
-                self.complete(id, with: .failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
-            }
-            let stillPending = state.withLockedValue { state in
+            let scheduleSweep = state.withLockedValue { state -> Bool in
                 guard state.pending[id] != nil else { return false }
-                state.pending[id]?.timer = timer
-                return true
+                state.pending[id]?.deadline = deadline
+                defer { state.sweepScheduled = true }
+                return !state.sweepScheduled
             }
-            if !stillPending { timer.cancel() }
+            if scheduleSweep { scheduleDeadlineSweep() }
         }
         if Task.isCancelled {
             complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
@@ -298,8 +306,38 @@ public final class RPCClient: Service, Sendable {
     /// connection loss comes first wins.
     func complete(_ callID: UInt64, with result: Result<RPCEnvelope, any Error>) {
         guard let call = state.withLockedValue({ $0.pending.removeValue(forKey: callID) }) else { return }
-        call.timer?.cancel()
         call.continuation.resume(with: result)
+    }
+
+    private func scheduleDeadlineSweep() {
+        eventLoopGroup.any().scheduleTask(in: .nanoseconds(Self.deadlineResolution.nanoseconds)) {
+            self.sweepDeadlines()
+        }
+    }
+
+    /// Ends the calls whose deadline has passed; sweeps again while calls
+    /// with deadlines remain.
+    private func sweepDeadlines() {
+        let now = ContinuousClock.now
+        let (expired, again) = state.withLockedValue { state -> ([PendingCall], Bool) in
+            var expired: [PendingCall] = []
+            var waiting = false
+            for (id, call) in state.pending {
+                guard let deadline = call.deadline else { continue }
+                if deadline <= now {
+                    expired.append(call)
+                    state.pending[id] = nil
+                } else {
+                    waiting = true
+                }
+            }
+            state.sweepScheduled = waiting
+            return (expired, waiting)
+        }
+        if again { scheduleDeadlineSweep() }
+        for call in expired {
+            call.continuation.resume(throwing: Failure.status(RPCError(.deadlineExceeded, "deadline exceeded")))
+        }
     }
 
     // MARK: Connection loop
@@ -405,7 +443,6 @@ public final class RPCClient: Service, Sendable {
             metadata: ["rpc.endpoint": "\(configuration.endpoint)", "rpc.lost_calls": "\(lost.count)"]
         )
         for call in lost {
-            call.timer?.cancel()
             call.continuation.resume(throwing: Failure.connectionLost)
         }
     }
@@ -427,7 +464,6 @@ public final class RPCClient: Service, Sendable {
             return failed
         }
         for call in failed {
-            call.timer?.cancel()
             call.continuation.resume(throwing: Failure.status(error))
         }
     }
@@ -479,7 +515,6 @@ public final class RPCClient: Service, Sendable {
         }
         wake?.resume()
         for call in pending {
-            call.timer?.cancel()
             call.continuation.resume(
                 throwing: Failure.status(.unavailable("client for \(configuration.endpoint) stopped"))
             )
