@@ -80,6 +80,43 @@ struct RPCServerClientTests {
         }
     }
 
+    @Test func aClientGroupAnswersEveryCallOnItsConnectionsAndChecksThemAll() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 3)
+            let group = RPCClientGroup(
+                configuration: .init(endpoint: .unixSocket(path: path)),
+                logger: testLogger,
+                eventLoopGroup: loops
+            )
+            await #expect(throws: RPCError.self) { try await group.checkHealth(timeout: .seconds(1)) }
+            let server = makeServer(path, router: try testRouter())
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await server.run() }
+                tasks.addTask { try await group.run() }
+                await server.waitUntilListening()
+                // Health is asked on every connection, so it answers only once all three are up.
+                let health = try await group.checkHealth(timeout: .seconds(5))
+                #expect(health.enumName("status") == "serving")
+                let correct = try await withThrowingTaskGroup(of: Bool.self) { calls in
+                    for index in 0..<300 {
+                        calls.addTask {
+                            let response = try await group.call(
+                                "harepost.auth.v1.Auth/Authenticate",
+                                try authenticateRequest("key-\(index)")
+                            )
+                            return response.string("account_id") == "key-\(index)"
+                        }
+                    }
+                    return try await calls.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+                #expect(correct == 300)
+                tasks.cancelAll()
+            }
+            try await loops.shutdownGracefully()
+        }
+    }
+
     @Test func socketIsPrivateAndHealthAnswers() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"

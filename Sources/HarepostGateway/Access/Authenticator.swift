@@ -19,13 +19,13 @@ final class Authenticator: Sendable {
         let expires: ContinuousClock.Instant
     }
 
-    let auth: RPCClient
+    let auth: any RPCCaller
     let timeToLive: Duration
     let timeout: Duration
     private let cache = NIOLockedValueBox([String: Entry]())
     static let maximumCachedKeys = 100_000
 
-    init(auth: RPCClient, timeToLive: Duration, timeout: Duration) {
+    init(auth: any RPCCaller, timeToLive: Duration, timeout: Duration) {
         self.auth = auth
         self.timeToLive = timeToLive
         self.timeout = timeout

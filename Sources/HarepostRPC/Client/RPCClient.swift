@@ -1,7 +1,7 @@
 public import HarepostProto
 public import Logging
 import NIOConcurrencyHelpers
-import NIOCore
+public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
 
@@ -93,7 +93,9 @@ public final class RPCClient: Service, Sendable {
 
     public let configuration: Configuration
     private let logger: Logger
-    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    /// Where the connection lives: an event loop group, or one event loop
+    /// (each client of an ``RPCClientGroup``).
+    private let eventLoopGroup: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
 
     public init(configuration: Configuration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton)
@@ -103,10 +105,17 @@ public final class RPCClient: Service, Sendable {
         self.eventLoopGroup = eventLoopGroup
     }
 
+    /// A client whose connection (and deadline sweeps) live on `eventLoop`.
+    public init(configuration: Configuration, logger: Logger, eventLoop: any EventLoop) {
+        self.configuration = configuration
+        self.logger = logger
+        self.eventLoopGroup = eventLoop
+    }
+
     // MARK: Calls
 
     /// Calls `path` (`harepost.store.v1.Store/GetDelivery`) with `request`.
-    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions = RPCCallOptions())
+    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions)
         async throws(RPCError) -> ProtoMessage
     {
         let started = ContinuousClock.now
@@ -156,7 +165,7 @@ public final class RPCClient: Service, Sendable {
     }
 
     /// The server's `harepost.rpc.v1.Health/Check` answer.
-    public func checkHealth(timeout: Duration = .seconds(2)) async throws(RPCError) -> ProtoMessage {
+    public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
         try await call(
             RPCHealth.checkPath,
             try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"),

@@ -37,10 +37,28 @@ struct ProcessOptions: ParsableArguments {
     /// An RPC client for `component` at `socket` (default: its socket in the run
     /// directory), logging with `logger` tagged by the backend's name.
     func makeClient(_ component: String, socket: String?, logger: Logger) -> RPCClient {
+        RPCClient(
+            configuration: clientConfiguration(component, socket: socket),
+            logger: clientLogger(component, logger)
+        )
+    }
+
+    /// Like ``makeClient(_:socket:logger:)``, with a connection per event loop.
+    func makeClientGroup(_ component: String, socket: String?, logger: Logger) -> RPCClientGroup {
+        RPCClientGroup(
+            configuration: clientConfiguration(component, socket: socket),
+            logger: clientLogger(component, logger)
+        )
+    }
+
+    private func clientConfiguration(_ component: String, socket: String?) -> RPCClient.Configuration {
+        .init(endpoint: .unixSocket(path: socket ?? socketPath(for: component)))
+    }
+
+    private func clientLogger(_ component: String, _ logger: Logger) -> Logger {
         var clientLogger = logger
         clientLogger[metadataKey: "rpc.backend"] = "\(component)"
-        let path = socket ?? socketPath(for: component)
-        return RPCClient(configuration: .init(endpoint: .unixSocket(path: path)), logger: clientLogger)
+        return clientLogger
     }
 
     /// What every component process sets up first: logs to standard error,

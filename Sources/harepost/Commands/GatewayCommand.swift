@@ -52,7 +52,9 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = process.makeLogger(component: "gateway")
         let backends = GatewayBackends(
             auth: process.makeClient("auth", socket: authSocket, logger: logger),
-            store: process.makeClient("store", socket: storeSocket, logger: logger),
+            // Every lookup and send goes to the store: a connection per event
+            // loop keeps each request on one thread (RPCClientGroup).
+            store: process.makeClientGroup("store", socket: storeSocket, logger: logger),
             dispatcher: process.makeClient("dispatcher", socket: dispatcherSocket, logger: logger)
         )
         let routeMap: RouteMap
