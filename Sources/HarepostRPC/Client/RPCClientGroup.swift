@@ -71,10 +71,28 @@ public final class RPCClientGroup: RPCCaller, Sendable {
         try await current.call(path, request, options: options)
     }
 
-    /// Every connection's health: the first failure, else the last answer.
+    /// Every connection's health, asked at once: a failure if any fails,
+    /// else one of the answers.
     public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
+        let answers = await withTaskGroup(of: Result<ProtoMessage, RPCError>.self) { group in
+            for client in clients {
+                group.addTask {
+                    do throws(RPCError) {
+                        return .success(try await client.checkHealth(timeout: timeout))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
         var answer: ProtoMessage?
-        for client in clients { answer = try await client.checkHealth(timeout: timeout) }
+        for result in answers {
+            switch result {
+            case .success(let message): answer = message
+            case .failure(let error): throw error
+            }
+        }
         return answer!
     }
 
