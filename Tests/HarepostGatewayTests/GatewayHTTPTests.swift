@@ -31,6 +31,22 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func manyPipelinedRequestsAreAllAnsweredInOrder() async throws {
+        try await GatewayHarness.with { gateway in
+            let auth = "Authorization: Bearer \(gateway.apiKey)\r\n"
+            let requests = (0..<50).map { index in
+                index.isMultiple(of: 2)
+                    ? "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                    : "GET /v1/deliveries/hr_missing\(index) HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
+            }
+            let exchange = try await RawHTTP.exchange(port: gateway.port, requests.joined(), halfClose: true)
+            let statuses = exchange.received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == (0..<50).map { $0.isMultiple(of: 2) ? "200" : "404" })
+            // The client closed its side: the server answers everything, then closes.
+            #expect(exchange.closedByServer)
+        }
+    }
+
     @Test func http10WithoutKeepAliveIsAnsweredAndClosed() async throws {
         try await GatewayHarness.with { gateway in
             let exchange = try await RawHTTP.exchange(port: gateway.port, "GET /healthz HTTP/1.0\r\n\r\n")

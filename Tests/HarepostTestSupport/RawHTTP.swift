@@ -14,19 +14,28 @@ public enum RawHTTP {
     /// connection or sends nothing for `quietPeriod`. The blocking socket
     /// calls run on a thread of their own, not on a Swift concurrency thread
     /// an in-process server may need.
-    public static func exchange(port: Int, _ request: String, quietPeriod: Duration = .seconds(1)) async throws
-        -> Exchange
-    {
+    ///
+    /// - Parameter halfClose: shut down the sending side after the request.
+    public static func exchange(
+        port: Int,
+        _ request: String,
+        quietPeriod: Duration = .seconds(1),
+        halfClose: Bool = false
+    ) async throws -> Exchange {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(
-                    with: Result { try blockingExchange(port: port, request, quietPeriod: quietPeriod) }
+                    with: Result {
+                        try blockingExchange(port: port, request, quietPeriod: quietPeriod, halfClose: halfClose)
+                    }
                 )
             }
         }
     }
 
-    private static func blockingExchange(port: Int, _ request: String, quietPeriod: Duration) throws -> Exchange {
+    private static func blockingExchange(port: Int, _ request: String, quietPeriod: Duration, halfClose: Bool) throws
+        -> Exchange
+    {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         defer { close(descriptor) }
@@ -50,6 +59,7 @@ public enum RawHTTP {
             guard count > 0 else { throw POSIXError(.init(rawValue: errno) ?? .EPIPE) }
             sent += count
         }
+        if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

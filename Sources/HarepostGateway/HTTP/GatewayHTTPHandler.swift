@@ -5,15 +5,22 @@ import NIOHTTP1
 /// Serves one HTTP/1.1 connection: collects each request (head and body, up
 /// to the size limit), hands it to the responder and writes the answer.
 ///
-/// It sits behind NIO's server pipeline (`configureHTTPServerPipeline` with
-/// pipelining assistance), which feeds it one request at a time and answers
-/// malformed HTTP with 400. The request runs in a task of its own only for the
+/// It sits behind NIO's HTTP codec and protocol error handler (malformed HTTP
+/// gets a 400). The request runs in a task of its own only for the
 /// responder's async work (the backend calls); reading, writing and the
 /// connection's state stay on its event loop, with no per-connection task and
 /// no async stream in between. Profiling showed that per-request machinery
 /// cost more than the gateway's own work (docs/benchmarks.md).
-final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// Pipelining: requests are answered one at a time, in order. Parts of a
+/// request that arrive while another is being answered wait in a queue, and
+/// the connection stops reading until the queue is empty, so a pipelining
+/// client cannot make it buffer without bound. (NIO's pipelining handler does
+/// the same but stops reading while *any* answer is pending, which costs two
+/// `epoll_ctl` calls per request for clients that do not pipeline.)
+final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -22,12 +29,22 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// The body went over the limit: 413 was sent, the rest is dropped and
         /// the connection closes.
         case discarding
-        case responding
+        case responding(keepAlive: Bool, version: HTTPVersion)
     }
 
     private let responder: GatewayResponder
     private let maximumBodyBytes: Int
     private var state = State.idle
+    /// Request parts read while an answer is pending.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// A read the channel asked for while parts were queued.
+    private var readDeferred = false
+    /// The server is draining: close once the current answer is written.
+    private var quiescing = false
+    /// The client closed its sending side: answer what it sent, then close.
+    private var inputClosed = false
+    /// The end of the last answer written, for closing after it is out.
+    private var lastWrite: EventLoopFuture<Void>?
 
     init(responder: GatewayResponder, maximumBodyBytes: Int) {
         self.responder = responder
@@ -35,7 +52,18 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
+        let part = unwrapInboundIn(data)
+        if case .responding = state {
+            queued.append(part)
+        } else if queued.isEmpty {
+            handle(part, context: context)
+        } else {
+            queued.append(part)
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch (part, state) {
         case (.head(let head), .idle):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maximumBodyBytes {
                 refuseBody(head, context: context)
@@ -51,12 +79,12 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             body.writeBuffer(&part)
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
-            state = .responding
+            state = .responding(keepAlive: head.isKeepAlive, version: head.version)
             respond(to: head, body: body, context: context)
         case (_, .discarding):
             break
         default:
-            // The pipeline handler delivers one whole request at a time.
+            // The codec delivers head, body parts, end, in order.
             context.close(promise: nil)
         }
     }
@@ -67,8 +95,31 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Finish the answer in progress, then close.
+            if case .responding = state { quiescing = true } else { context.close(promise: nil) }
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            // Answer every request that came complete, then close.
+            inputClosed = true
+            if case .responding = state { return }
+            closeAfterLastWrite(context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if queued.isEmpty {
+            context.read()
+        } else {
+            readDeferred = true
+        }
+    }
+
     private func refuseBody(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
+        queued.removeAll()
         var response = GatewayError.bodyTooLarge(limit: maximumBodyBytes).response(route: nil)
         response.headers.replaceOrAdd(name: "connection", value: "close")
         write(response, keepAlive: false, version: head.version, context: context)
@@ -76,42 +127,45 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func respond(to head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let request = GatewayRequest(method: head.method, uri: head.uri, headers: head.headers, body: body)
-        let keepAlive = head.isKeepAlive
-        let version = head.version
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
         let responder = self.responder
         Task {
             let response = await responder.respond(to: request)
             if loop.inEventLoop {
-                bound.value.handler.finish(
-                    response,
-                    keepAlive: keepAlive,
-                    version: version,
-                    context: bound.value.context
-                )
+                bound.value.handler.finish(response, context: bound.value.context)
             } else {
-                loop.execute {
-                    bound.value.handler.finish(
-                        response,
-                        keepAlive: keepAlive,
-                        version: version,
-                        context: bound.value.context
-                    )
-                }
+                loop.execute { bound.value.handler.finish(response, context: bound.value.context) }
             }
         }
     }
 
-    private func finish(
-        _ response: GatewayResponse,
-        keepAlive: Bool,
-        version: HTTPVersion,
-        context: ChannelHandlerContext
-    ) {
-        guard case .responding = state else { return }
+    /// Writes the answer, then handles the parts queued meanwhile.
+    private func finish(_ response: GatewayResponse, context: ChannelHandlerContext) {
+        guard case .responding(let keepAlive, let version) = state else { return }
         state = .idle
-        write(response, keepAlive: keepAlive, version: version, context: context)
+        let open = keepAlive && !quiescing
+        write(response, keepAlive: open, version: version, context: context)
+        guard open else { return }
+        while let part = queued.popFirst() {
+            handle(part, context: context)
+            if case .responding = state { return }
+        }
+        if inputClosed {
+            closeAfterLastWrite(context: context)
+        } else if readDeferred {
+            readDeferred = false
+            context.read()
+        }
+    }
+
+    private func closeAfterLastWrite(context: ChannelHandlerContext) {
+        let channel = context.channel
+        if let lastWrite {
+            lastWrite.whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            channel.close(promise: nil)
+        }
     }
 
     private func write(
@@ -136,11 +190,11 @@ final class GatewayHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         if response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
-        if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        } else {
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        lastWrite = written
+        if !keepAlive {
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

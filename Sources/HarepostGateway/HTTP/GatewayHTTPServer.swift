@@ -8,9 +8,8 @@ public import ServiceLifecycle
 
 /// The gateway's HTTP/1.1 listener, a ServiceLifecycle service.
 ///
-/// Each connection is a NIO pipeline: the HTTP codec with pipelining
-/// assistance (one request at a time per connection, 400 for malformed
-/// HTTP), then ``GatewayHTTPHandler``. On graceful shutdown it stops
+/// Each connection is a NIO pipeline: the HTTP codec (400 for malformed
+/// HTTP), then ``GatewayHTTPHandler``, which answers requests one at a time. On graceful shutdown it stops
 /// accepting, lets every request in progress finish, closes each connection
 /// once its answer is written, and returns.
 public final class GatewayHTTPServer: Service, Sendable {
@@ -67,7 +66,8 @@ public final class GatewayHTTPServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                    // Pipelining is handled by GatewayHTTPHandler (see there).
+                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
                     try pipeline.addHandler(
                         GatewayHTTPHandler(responder: responder, maximumBodyBytes: maximumBodyBytes)
                     )
