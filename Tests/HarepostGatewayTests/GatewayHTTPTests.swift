@@ -47,6 +47,24 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func thousandsOfPipelinedRequestsAnsweredWithoutWaitingAreALoopNotARecursion() async throws {
+        try await GatewayHarness.with { gateway in
+            // The first request waits for the store; the unknown paths behind
+            // it queue up, and are answered without a backend call, so without
+            // suspending: each answer hands the next queued request on.
+            let count = 5000
+            let first = "GET /v1/deliveries/hr_missing HTTP/1.1\r\nAuthorization: Bearer \(gateway.apiKey)\r\n\r\n"
+            let exchange = try await RawHTTP.exchange(
+                port: gateway.port,
+                first + String(repeating: "GET /x HTTP/1.1\r\n\r\n", count: count),
+                halfClose: true
+            )
+            #expect(exchange.received.components(separatedBy: "HTTP/1.1 404 ").count - 1 == count + 1)
+            #expect(exchange.closedByServer)
+            #expect(try await gateway.request(.get, "/healthz").status == 200)
+        }
+    }
+
     @Test func http10WithoutKeepAliveIsAnsweredAndClosed() async throws {
         try await GatewayHarness.with { gateway in
             let exchange = try await RawHTTP.exchange(port: gateway.port, "GET /healthz HTTP/1.0\r\n\r\n")

@@ -45,6 +45,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputClosed = false
     /// The end of the last answer written, for closing after it is out.
     private var lastWrite: EventLoopFuture<Void>?
+    /// Whether ``handleQueued(context:)`` is running.
+    private var handlingQueued = false
 
     init(responder: GatewayResponder, maximumBodyBytes: Int) {
         self.responder = responder
@@ -130,7 +132,9 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
         let responder = self.responder
-        Task {
+        // Runs on this thread until its first suspension (a backend call), so
+        // a request that needs none is answered without a task hand-off.
+        Task.immediate {
             let response = await responder.respond(to: request)
             if loop.inEventLoop {
                 bound.value.handler.finish(response, context: bound.value.context)
@@ -146,17 +150,32 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         state = .idle
         let open = keepAlive && !quiescing
         write(response, keepAlive: open, version: version, context: context)
-        guard open else { return }
-        while let part = queued.popFirst() {
+        if open { handleQueued(context: context) }
+    }
+
+    /// Handles queued parts until a request is being answered again. A
+    /// request answered without suspending calls ``finish`` from inside this
+    /// loop; that call leaves the queue to the loop already running, so many
+    /// pipelined requests are a loop, not a recursion.
+    private func handleQueued(context: ChannelHandlerContext) {
+        guard !handlingQueued else { return }
+        handlingQueued = true
+        defer { handlingQueued = false }
+        while !isResponding, let part = queued.popFirst() {
             handle(part, context: context)
-            if case .responding = state { return }
         }
+        guard !isResponding else { return }
         if inputClosed {
             closeAfterLastWrite(context: context)
         } else if readDeferred {
             readDeferred = false
             context.read()
         }
+    }
+
+    private var isResponding: Bool {
+        if case .responding = state { return true }
+        return false
     }
 
     private func closeAfterLastWrite(context: ChannelHandlerContext) {
