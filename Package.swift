@@ -172,6 +172,8 @@ let package = Package(
                 "HarepostCurl",
                 "HarepostSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // Only for `harepost bench baseline`: the bare Hummingbird
+                // endpoints the benchmark measures the gateway against.
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -274,7 +274,7 @@ public final class RPCServer: Service {
                     outcome = .failure(error)
                 }
             case .immediate(let handler):
-                outcome = Result { try handler(message, context) }
+                outcome = Self.runImmediately(handler, message, context)
             }
             response = Self.response(to: request, route: route, context: context, outcome: outcome)
         }
@@ -292,10 +292,8 @@ public final class RPCServer: Service {
             response = answer
         case .call(let route, let message, let context):
             let outcome: Result<ProtoMessage, any Error>
-            if let deadline = context.deadline, deadline <= .now {
-                outcome = .failure(RPCError(.deadlineExceeded, "deadline exceeded before the call started"))
-            } else if case .immediate(let handler) = route.handler {
-                outcome = Result { try handler(message, context) }
+            if case .immediate(let handler) = route.handler {
+                outcome = Self.runImmediately(handler, message, context)
             } else {
                 outcome = .failure(RPCError(.internal, "\(request.method) is not an immediate method"))
             }
@@ -303,6 +301,18 @@ public final class RPCServer: Service {
         }
         record(request, response, since: started)
         return response
+    }
+
+    /// An immediate handler's outcome; the deadline is checked before it runs.
+    private static func runImmediately(
+        _ handler: RPCImmediateHandler,
+        _ message: ProtoMessage,
+        _ context: RPCContext
+    ) -> Result<ProtoMessage, any Error> {
+        if let deadline = context.deadline, deadline <= .now {
+            return .failure(RPCError(.deadlineExceeded, "deadline exceeded before the call started"))
+        }
+        return Result { try handler(message, context) }
     }
 
     fileprivate func isImmediate(_ method: String) -> Bool {
