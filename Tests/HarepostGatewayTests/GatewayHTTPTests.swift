@@ -65,6 +65,25 @@ struct GatewayHTTPTests {
         }
     }
 
+    @Test func expect100ContinueGetsTheInterimAnswerBeforeTheFinalOne() async throws {
+        try await GatewayHarness.with { gateway in
+            let body = #"{"target": "https://example.com/hook", "body": {"n": 1}}"#
+            let exchange = try await RawHTTP.exchange(
+                port: gateway.port,
+                "POST /v1/send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(gateway.apiKey)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+                    + "Expect: 100-continue\r\nConnection: close\r\n\r\n\(body)"
+            )
+            #expect(exchange.received.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\n"))
+            // Over the limit, the final answer comes at once instead.
+            let refused = try await RawHTTP.exchange(
+                port: gateway.port,
+                "POST /v1/send HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\nExpect: 100-continue\r\n\r\n"
+            )
+            #expect(refused.received.hasPrefix("HTTP/1.1 413 Payload Too Large\r\n"))
+        }
+    }
+
     @Test func http10WithoutKeepAliveIsAnsweredAndClosed() async throws {
         try await GatewayHarness.with { gateway in
             let exchange = try await RawHTTP.exchange(port: gateway.port, "GET /healthz HTTP/1.0\r\n\r\n")

@@ -71,6 +71,11 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 refuseBody(head, context: context)
             } else {
                 state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
+                if head.version == .http1_1, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                    // The client waits for this before it sends the body.
+                    let interim = HTTPResponseHead(version: head.version, status: .continue)
+                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                }
             }
         case (.body(var part), .receiving(let head, var body)):
             guard body.readableBytes + part.readableBytes <= maximumBodyBytes else {
