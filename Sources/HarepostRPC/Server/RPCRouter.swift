@@ -31,6 +31,10 @@ public struct RPCContext: Sendable {
     }
 
     public var requestID: String? { metadata[RPCMetadataKey.requestID] }
+
+    /// The level of ``logger``, without making it: check it before a line
+    /// that is usually below it (`if context.logLevel <= .debug { … }`).
+    public var logLevel: Logger.Level { baseLogger.logLevel }
 }
 
 /// Answers one call: a request message in, a response message out, or an

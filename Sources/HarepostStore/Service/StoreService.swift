@@ -242,7 +242,9 @@ public struct StoreService: Sendable {
         let (record, created) = try await engine.insert(delivery)
         if created {
             due.notify()
-            context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+            if context.logLevel <= .debug {
+                context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+            }
         }
         var response = try ProtoMessage(
             "harepost.store.v1.SendResponse",
