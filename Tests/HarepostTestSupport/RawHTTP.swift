@@ -11,7 +11,10 @@ public enum RawHTTP {
     }
 
     /// Connects, sends `request`, and reads until the server closes the
-    /// connection or sends nothing for `quietPeriod`. The blocking socket
+    /// connection or sends nothing for `quietPeriod`. Tests make the server
+    /// close (`Connection: close`, HTTP/1.0, a half-close, an error), so the
+    /// quiet period only ends a read when something is wrong; it is long
+    /// because a loaded test machine can be slow. The blocking socket
     /// calls run on a thread of their own, not on a Swift concurrency thread
     /// an in-process server may need.
     ///
@@ -19,7 +22,7 @@ public enum RawHTTP {
     public static func exchange(
         port: Int,
         _ request: String,
-        quietPeriod: Duration = .seconds(1),
+        quietPeriod: Duration = .seconds(10),
         halfClose: Bool = false
     ) async throws -> Exchange {
         try await withCheckedThrowingContinuation { continuation in

@@ -245,6 +245,19 @@ public final class RPCServer: Service {
         }
     }
 
+    /// Counts an immediate call in flight; false while draining.
+    fileprivate func beginImmediateCall() -> Bool {
+        state.withLockedValue { state in
+            guard !state.draining else { return false }
+            state.inFlight += 1
+            return true
+        }
+    }
+
+    fileprivate func endImmediateCalls(_ count: Int) {
+        state.withLockedValue { $0.inFlight -= count }
+    }
+
     fileprivate func endCall(on connection: ObjectIdentifier) {
         let idleWhileDraining = state.withLockedValue { state -> (any Channel)? in
             state.inFlight -= 1
@@ -469,8 +482,11 @@ final class RPCServerCallHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let server: RPCServer
-    /// Immediate calls answered (written) but not yet flushed: they stay in
-    /// flight until the flush, so a drain cannot close the connection under them.
+    /// Immediate calls answered (written) but not yet flushed. They count as
+    /// in flight (health's `in_flight`) until the flush. They need no
+    /// per-connection count: a drain closes a connection with a task on its
+    /// event loop, which cannot run between a read and its flush. (The
+    /// connection may even get here before its task has registered it.)
     private var unflushed = 0
     private var failed = false
 
@@ -495,9 +511,8 @@ final class RPCServerCallHandler: ChannelInboundHandler {
             context.fireChannelRead(wrapInboundOut(request))
             return
         }
-        let connection = ObjectIdentifier(context.channel)
         let answer: RPCEnvelope
-        if server.beginCall(on: connection) {
+        if server.beginImmediateCall() {
             unflushed += 1
             answer = server.answerImmediately(request)
         } else {
@@ -521,7 +536,6 @@ final class RPCServerCallHandler: ChannelInboundHandler {
         let answered = unflushed
         unflushed = 0
         context.flush()
-        let connection = ObjectIdentifier(context.channel)
-        for _ in 0..<answered { server.endCall(on: connection) }
+        server.endImmediateCalls(answered)
     }
 }
