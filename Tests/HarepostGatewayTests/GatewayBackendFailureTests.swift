@@ -25,6 +25,16 @@ struct GatewayBackendFailureTests {
         return task
     }
 
+    /// A store router whose only method, ListDeliveries, answers an empty page after `delay`.
+    static func slowListDeliveries(after delay: Duration) throws -> RPCRouter {
+        var router = RPCRouter()
+        try router.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
+            try await Task.sleep(for: delay)
+            return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
+        }
+        return router
+    }
+
     /// auth as a real service; the store socket in `directory` is the caller's.
     static func withGateway(
         storeDirectory directory: String,
@@ -104,12 +114,7 @@ struct GatewayBackendFailureTests {
     @Test func aMissedDeadlineIs504WithoutInternals() async throws {
         try await withTemporaryDirectory("hp-gw") { directory in
             // A real RPC server whose ListDeliveries takes longer than the gateway waits.
-            var slow = RPCRouter()
-            try slow.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
-                try await Task.sleep(for: .seconds(3))
-                return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
-            }
-            let store = await Self.startStore(directory, router: slow)
+            let store = await Self.startStore(directory, router: try Self.slowListDeliveries(after: .seconds(3)))
             try await Self.withGateway(storeDirectory: directory, timeout: .milliseconds(300)) { client, key, _ in
                 let response = try await client.executeRequest(
                     uri: "/v1/deliveries",

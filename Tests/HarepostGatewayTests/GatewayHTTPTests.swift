@@ -135,12 +135,10 @@ struct GatewayHTTPTests {
 
     @Test func gracefulShutdownFinishesTheRequestInProgressThenStopsListening() async throws {
         try await withTemporaryDirectory("hp-gw") { directory in
-            var slow = RPCRouter()
-            try slow.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
-                try await Task.sleep(for: .milliseconds(500))
-                return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
-            }
-            let store = await GatewayBackendFailureTests.startStore(directory, router: slow)
+            let store = await GatewayBackendFailureTests.startStore(
+                directory,
+                router: try GatewayBackendFailureTests.slowListDeliveries(after: .milliseconds(500))
+            )
             defer { store.cancel() }
             try await GatewayBackendFailureTests.withGateway(storeDirectory: directory) { _, key, backends in
                 // A second gateway on the same backends, run by a ServiceGroup

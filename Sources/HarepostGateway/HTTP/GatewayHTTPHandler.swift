@@ -127,9 +127,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func refuseBody(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
         queued.removeAll()
-        var response = GatewayError.bodyTooLarge(limit: maximumBodyBytes).response(route: nil)
-        response.headers.replaceOrAdd(name: "connection", value: "close")
-        write(response, keepAlive: false, version: head.version, context: context)
+        let response = GatewayError.bodyTooLarge(limit: maximumBodyBytes).response(route: nil)
+        write(response, keepAlive: false, version: head.version, context: context)  // says Connection: close
     }
 
     private func respond(to head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {

@@ -274,7 +274,7 @@ public final class RPCServer: Service {
     private func answer(_ request: RPCEnvelope, eventLoop: any EventLoop) async -> RPCEnvelope {
         let started = ContinuousClock.now
         let response: RPCEnvelope
-        switch prepare(request) {
+        switch prepare(request, route: router.route(for: request.method)) {
         case .answered(let answer):
             response = answer
         case .call(let route, let message, let context):
@@ -297,19 +297,18 @@ public final class RPCServer: Service {
 
     /// Answers a call to an immediate handler (``RPCRouter/register(_:immediate:)``)
     /// on the calling thread, and measures it; never throws.
-    fileprivate func answerImmediately(_ request: RPCEnvelope) -> RPCEnvelope {
+    fileprivate func answerImmediately(
+        _ request: RPCEnvelope,
+        route: RPCRouter.Route,
+        handler: RPCImmediateHandler
+    ) -> RPCEnvelope {
         let started = ContinuousClock.now
         let response: RPCEnvelope
-        switch prepare(request) {
+        switch prepare(request, route: route) {
         case .answered(let answer):
             response = answer
         case .call(let route, let message, let context):
-            let outcome: Result<ProtoMessage, any Error>
-            if case .immediate(let handler) = route.handler {
-                outcome = Self.runImmediately(handler, message, context)
-            } else {
-                outcome = .failure(RPCError(.internal, "\(request.method) is not an immediate method"))
-            }
+            let outcome = Self.runImmediately(handler, message, context)
             response = Self.response(to: request, route: route, context: context, outcome: outcome)
         }
         record(request, response, since: started)
@@ -328,9 +327,10 @@ public final class RPCServer: Service {
         return Result { try handler(message, context) }
     }
 
-    fileprivate func isImmediate(_ method: String) -> Bool {
-        if case .immediate = router.route(for: method)?.handler { return true }
-        return false
+    /// The route of an immediate method; nil for any other (or unknown) method.
+    fileprivate func immediateRoute(for method: String) -> (RPCRouter.Route, RPCImmediateHandler)? {
+        guard let route = router.route(for: method), case .immediate(let handler) = route.handler else { return nil }
+        return (route, handler)
     }
 
     private func record(_ request: RPCEnvelope, _ response: RPCEnvelope, since started: ContinuousClock.Instant) {
@@ -354,9 +354,9 @@ public final class RPCServer: Service {
         case call(RPCRouter.Route, ProtoMessage, RPCContext)
     }
 
-    /// Finds the call's route and decodes its request message.
-    private func prepare(_ request: RPCEnvelope) -> Preparation {
-        guard let route = router.route(for: request.method) else {
+    /// Decodes the request message for `route` (the method's, nil when unknown).
+    private func prepare(_ request: RPCEnvelope, route: RPCRouter.Route?) -> Preparation {
+        guard let route else {
             return .answered(
                 .response(callID: request.callID, error: RPCError(.unimplemented, "unknown method \(request.method)"))
             )
@@ -507,14 +507,14 @@ final class RPCServerCallHandler: ChannelInboundHandler {
             context.fireErrorCaught(error)
             return
         }
-        guard server.isImmediate(request.method) else {
+        guard let (route, handler) = server.immediateRoute(for: request.method) else {
             context.fireChannelRead(wrapInboundOut(request))
             return
         }
         let answer: RPCEnvelope
         if server.beginImmediateCall() {
             unflushed += 1
-            answer = server.answerImmediately(request)
+            answer = server.answerImmediately(request, route: route, handler: handler)
         } else {
             answer = .response(callID: request.callID, error: .unavailable("server is shutting down"))
         }
