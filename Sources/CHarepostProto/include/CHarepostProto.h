@@ -9,6 +9,7 @@
 #include <string.h>
 #include <protobuf-c/protobuf-c.h>
 #include "hp_registry.h"
+#include "hp_envelope.h"
 
 /* The allocator behind every protobuf-c message harepost builds or unpacks:
  * malloc/free, plus a per-thread count of live allocations (for leak checks). */

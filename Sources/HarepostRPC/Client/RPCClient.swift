@@ -193,8 +193,8 @@ public final class RPCClient: Service, Sendable {
             metadata: metadata,
             payload: payload
         )
-        let frame = request.encoded(allocator: ByteBufferAllocator())
-        guard frame.readableBytes <= configuration.maximumFrameSize else {
+        let frame = request.frame(allocator: ByteBufferAllocator())
+        guard RPCEnvelope.bodySize(ofFrame: frame) <= configuration.maximumFrameSize else {
             throw .status(
                 RPCError(
                     .resourceExhausted,
@@ -417,7 +417,7 @@ public final class RPCClient: Service, Sendable {
             }
             logger.debug("rpc client connected", metadata: ["rpc.endpoint": "\(configuration.endpoint)"])
             for (id, request) in queued {
-                write(request.encoded(allocator: channel.allocator), callID: id, on: channel)
+                write(request.frame(allocator: channel.allocator), callID: id, on: channel)
             }
             return channel
         } catch {

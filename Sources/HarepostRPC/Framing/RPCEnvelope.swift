@@ -17,24 +17,6 @@ struct RPCEnvelope: Sendable, Equatable {
     var message = ""
     var payload: [UInt8] = []
 
-    static let descriptor = MessageDescriptor.named("harepost.rpc.v1.Envelope")!
-
-    /// The envelope's fields, looked up once: every call packs and unpacks
-    /// two envelopes, and a lookup by name hashes the name each time.
-    private enum Field {
-        static let kind = descriptor.field(named: "kind")!
-        static let callID = descriptor.field(named: "call_id")!
-        static let method = descriptor.field(named: "method")!
-        static let timeout = descriptor.field(named: "timeout_ms")!
-        static let metadata = descriptor.field(named: "metadata")!
-        static let metadataEntry = metadata.messageType!
-        static let metadataKey = metadataEntry.field(named: "key")!
-        static let metadataValue = metadataEntry.field(named: "value")!
-        static let code = descriptor.field(named: "code")!
-        static let message = descriptor.field(named: "message")!
-        static let payload = descriptor.field(named: "payload")!
-    }
-
     static func request(
         callID: UInt64,
         method: String,
@@ -84,66 +66,53 @@ struct RPCEnvelope: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// Unpacks a frame. Throws for bytes that are not an envelope, or an envelope
-    /// of unknown kind: the connection that sent it is then closed.
+    /// Unpacks a frame's body. Throws for bytes that are not an envelope, or
+    /// an envelope of unknown kind: the connection that sent it is then closed.
     init(frame: ByteBuffer) throws {
-        let decoded: ProtoMessage
+        let wire: ProtoEnvelope
         do {
-            decoded = try frame.readableBytesView.withUnsafeBytes {
-                try ProtoMessage(serializedBytes: $0, as: Self.descriptor)
-            }
+            wire = try frame.readableBytesView.withUnsafeBytes { try ProtoEnvelope(unpacking: $0) }
         } catch {
             throw DecodingError(description: "frame is not a harepost.rpc.v1.Envelope (\(error))")
         }
-        guard case .enumValue(let kindNumber)? = decoded.value(of: Field.kind), let kind = Kind(rawValue: kindNumber)
-        else {
+        guard let kind = Kind(rawValue: wire.kind) else {
             throw DecodingError(description: "envelope has no valid kind")
         }
         self.kind = kind
-        guard case .uint64(let callID)? = decoded.value(of: Field.callID) else {
-            throw DecodingError(description: "envelope has no call_id")
-        }
-        self.callID = callID
-        if case .string(let method)? = decoded.value(of: Field.method) { self.method = method }
-        if case .uint64(let timeout)? = decoded.value(of: Field.timeout) { self.timeoutMilliseconds = timeout }
-        for entry in decoded.values(of: Field.metadata) {
-            guard let entry = entry.messageValue, case .string(let key)? = entry.value(of: Field.metadataKey) else {
-                continue
-            }
-            if case .string(let value)? = entry.value(of: Field.metadataValue) {
-                self.metadata[key] = value
-            } else {
-                self.metadata[key] = ""
-            }
-        }
-        if case .enumValue(let code)? = decoded.value(of: Field.code) {
-            self.code = RPCCode(rawValue: code) ?? .unknown
-        }
-        if case .string(let message)? = decoded.value(of: Field.message) { self.message = message }
-        if case .bytes(let payload)? = decoded.value(of: Field.payload) { self.payload = payload }
+        self.callID = wire.callID
+        self.method = wire.method
+        self.timeoutMilliseconds = wire.timeoutMilliseconds
+        self.metadata = wire.metadata
+        self.code = RPCCode(rawValue: wire.code) ?? .unknown
+        self.message = wire.message
+        self.payload = wire.payload
     }
 
-    /// The packed envelope, ready for the length prepender.
-    func encoded(allocator: ByteBufferAllocator) -> ByteBuffer {
-        var envelope = ProtoMessage(Self.descriptor)
-        // Field types come from rpc.proto, compiled into this build.
-        try! envelope.set(Field.kind, .enumValue(kind.rawValue))
-        try! envelope.set(Field.callID, .uint64(callID))
-        try! envelope.set(Field.method, .string(method))
-        try! envelope.set(Field.timeout, .uint64(timeoutMilliseconds))
-        if !metadata.isEmpty {
-            // Sorted by key, so packing is deterministic.
-            let entries = metadata.sorted { $0.key < $1.key }.map { key, value in
-                var entry = ProtoMessage(Field.metadataEntry)
-                try! entry.set(Field.metadataKey, .string(key))
-                try! entry.set(Field.metadataValue, .string(value))
-                return ProtoValue.message(entry)
-            }
-            try! envelope.set(Field.metadata, values: entries)
+    /// The whole frame: the 4-byte big-endian length, then the packed
+    /// envelope, in one buffer (one allocation and one iovec per frame).
+    /// The length saturates at `UInt32.max`; the frame limit rejects such a
+    /// frame long before.
+    func frame(allocator: ByteBufferAllocator) -> ByteBuffer {
+        let wire = ProtoEnvelope(
+            kind: kind.rawValue,
+            callID: callID,
+            method: method,
+            timeoutMilliseconds: timeoutMilliseconds,
+            metadata: metadata,
+            code: code.rawValue,
+            message: message,
+            payload: payload
+        )
+        return wire.withPacker { size, pack in
+            var buffer = allocator.buffer(capacity: RPCFrameDecoder.headerSize + size)
+            buffer.writeInteger(UInt32(clamping: size), endianness: .big)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0) }
+            return buffer
         }
-        try! envelope.set(Field.code, .enumValue(code.rawValue))
-        try! envelope.set(Field.message, .string(self.message))
-        try! envelope.set(Field.payload, .bytes(payload))
-        return allocator.buffer(bytes: envelope.serializedBytes())
+    }
+
+    /// The size of a frame's body (the limit a peer enforces).
+    static func bodySize(ofFrame frame: ByteBuffer) -> Int {
+        frame.readableBytes - RPCFrameDecoder.headerSize
     }
 }

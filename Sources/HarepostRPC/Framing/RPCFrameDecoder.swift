@@ -1,5 +1,4 @@
 public import NIOCore
-import NIOExtras
 
 /// Splits a byte stream into frames: a 4-byte big-endian length, then that many
 /// bytes. A frame announcing more than `maximumFrameSize` bytes is rejected as
@@ -44,10 +43,10 @@ public struct RPCFrameDecoder: ByteToMessageDecoder {
     }
 }
 
-/// The frame codec both ends install: the decoder above and NIOExtras' length prepender.
+/// The frame codec both ends install: the decoder above. Outbound frames
+/// carry their own length (``RPCEnvelope/frame(allocator:)``).
 enum RPCFraming {
     static func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, maximumFrameSize: Int) throws {
         try pipeline.addHandler(ByteToMessageHandler(RPCFrameDecoder(maximumFrameSize: maximumFrameSize)))
-        try pipeline.addHandler(LengthFieldPrepender(lengthFieldBitLength: .fourBytes, lengthFieldEndianness: .big))
     }
 }

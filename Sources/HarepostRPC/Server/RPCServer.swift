@@ -201,7 +201,7 @@ public final class RPCServer: Service {
                                 callID: request.callID,
                                 error: .unavailable("server is shutting down")
                             )
-                            try await outbound.write(refusal.encoded(allocator: connection.channel.allocator))
+                            try await outbound.write(refusal.frame(allocator: connection.channel.allocator))
                             continue
                         }
                         group.addTask {
@@ -226,13 +226,13 @@ public final class RPCServer: Service {
 
     /// `response` as a frame; an answer over the frame limit becomes RESOURCE_EXHAUSTED.
     fileprivate func encode(_ response: RPCEnvelope, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let encoded = response.encoded(allocator: allocator)
-        guard encoded.readableBytes > configuration.maximumFrameSize else { return encoded }
+        let frame = response.frame(allocator: allocator)
+        guard RPCEnvelope.bodySize(ofFrame: frame) > configuration.maximumFrameSize else { return frame }
         let error = RPCError(
             .resourceExhausted,
             "response larger than the \(configuration.maximumFrameSize)-byte frame limit"
         )
-        return RPCEnvelope.response(callID: response.callID, error: error).encoded(allocator: allocator)
+        return RPCEnvelope.response(callID: response.callID, error: error).frame(allocator: allocator)
     }
 
     fileprivate func beginCall(on connection: ObjectIdentifier) -> Bool {

@@ -1,0 +1,50 @@
+#ifndef HP_ENVELOPE_H
+#define HP_ENVELOPE_H
+
+/* harepost.rpc.v1.Envelope, the body of every RPC frame, packed and unpacked
+ * by protobuf-c through its generated struct with fixed arguments. Every call
+ * packs and unpacks two envelopes; the generic descriptor walk (a Swift
+ * message, then a C message built field by field, its metadata map as
+ * sub-messages) cost several times the packing itself. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An envelope's fields. Strings are NUL-terminated UTF-8 (NULL means "");
+ * pointers are borrowed for the duration of the call. */
+typedef struct {
+  int32_t kind;
+  uint64_t call_id;
+  const char *method;
+  uint64_t timeout_ms;
+  size_t n_metadata;
+  const char *const *metadata_keys;
+  const char *const *metadata_values;
+  int32_t code;
+  const char *message;
+  size_t payload_len;
+  const uint8_t *payload;
+} hp_envelope_fields;
+
+/* The packed size of `fields`. */
+size_t hp_envelope_packed_size(const hp_envelope_fields *fields);
+
+/* Packs `fields` into `out`, which has room for hp_envelope_packed_size bytes;
+ * returns the bytes written. */
+size_t hp_envelope_pack(const hp_envelope_fields *fields, uint8_t *out);
+
+/* An unpacked envelope; its strings and payload live until hp_envelope_free. */
+typedef struct hp_unpacked_envelope hp_unpacked_envelope;
+
+/* Unpacks `length` bytes at `data` and fills `fields` with pointers into the
+ * result (metadata_keys/metadata_values stay NULL: read entries with
+ * hp_envelope_metadata_at). NULL if the bytes are not an Envelope. */
+hp_unpacked_envelope *hp_envelope_unpack(size_t length, const uint8_t *data, hp_envelope_fields *fields);
+
+/* Entry `index` (< fields->n_metadata) of an unpacked envelope's metadata. */
+void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, const char **key,
+                             const char **value);
+
+void hp_envelope_free(hp_unpacked_envelope *envelope);
+
+#endif
