@@ -109,6 +109,24 @@ struct GatewayHTTPTests {
         }
     }
 
+    /// Requests read before the malformed bytes are answered first, in order
+    /// (one needs a backend call, so the error arrives while it is pending).
+    @Test func malformedHTTPAfterPipelinedRequestsIsAnsweredInItsTurn() async throws {
+        try await GatewayHarness.with { gateway in
+            let auth = "Authorization: Bearer \(gateway.apiKey)\r\n"
+            let exchange = try await RawHTTP.exchange(
+                port: gateway.port,
+                "GET /v1/deliveries/hr_missing HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + "BAD\u{1}REQUEST\r\n\r\n"
+                    + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            let statuses = exchange.received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["404", "200", "400"])
+            #expect(exchange.received.hasSuffix("connection: close\r\n\r\n"))
+            #expect(exchange.closedByServer)
+        }
+    }
+
     @Test func aBodyAnnouncedOverTheLimitIsRefusedBeforeItArrives() async throws {
         try await GatewayHarness.with(configuration: .init(port: 0, maximumBodyBytes: 1024)) { gateway in
             // Only the head is sent: the 413 must not wait for the 1 MB body.

@@ -5,8 +5,9 @@ import NIOHTTP1
 /// Serves one HTTP/1.1 connection: collects each request (head and body, up
 /// to the size limit), hands it to the responder and writes the answer.
 ///
-/// It sits behind NIO's HTTP codec and protocol error handler (malformed HTTP
-/// gets a 400). The request runs in a task of its own only for the
+/// It sits behind NIO's HTTP request decoder and writes responses as bytes
+/// itself (``HTTPResponseEncoding``); malformed HTTP gets a 400 and the
+/// connection closes, after the answers to the requests before it. The request runs in a task of its own only for the
 /// responder's async work (the backend calls); reading, writing and the
 /// connection's state stay on its event loop, with no per-connection task and
 /// no async stream in between. Profiling showed that per-request machinery
@@ -20,8 +21,15 @@ import NIOHTTP1
 /// `epoll_ctl` calls per request for clients that do not pipeline.)
 final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// What the decoder delivered, in order: a request part, or the point
+    /// where the bytes stopped being HTTP.
+    private enum Input {
+        case part(HTTPServerRequestPart)
+        case malformed
+    }
 
     private enum State {
         case idle
@@ -35,8 +43,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let responder: GatewayResponder
     private let maximumBodyBytes: Int
     private var state = State.idle
-    /// Request parts read while an answer is pending.
-    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// Input read while an answer is pending.
+    private var queued = CircularBuffer<Input>()
     /// A read the channel asked for while parts were queued.
     private var readDeferred = false
     /// The server is draining: close once the current answer is written.
@@ -55,16 +63,18 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .responding = state {
-            queued.append(part)
-        } else if queued.isEmpty {
-            handle(part, context: context)
+        if isResponding || !queued.isEmpty {
+            queued.append(.part(part))
         } else {
-            queued.append(part)
+            handle(.part(part), context: context)
         }
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func handle(_ input: Input, context: ChannelHandlerContext) {
+        guard case .part(let part) = input else {
+            refuseMalformed(context: context)
+            return
+        }
         switch (part, state) {
         case (.head(let head), .idle):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maximumBodyBytes {
@@ -73,8 +83,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
                 if head.version == .http1_1, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                     // The client waits for this before it sends the body.
-                    let interim = HTTPResponseHead(version: head.version, status: .continue)
-                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                    let interim = HTTPResponseEncoding.continueHead(allocator: context.channel.allocator)
+                    context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
                 }
             }
         case (.body(var part), .receiving(let head, var body)):
@@ -96,10 +106,26 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Malformed HTTP (already answered 400 by NIO's protocol error handler)
-    /// or a failed connection: either way the connection is done.
+    /// Malformed HTTP is answered 400 in its turn (after the requests read
+    /// before it) and closes the connection; any other error closes it at
+    /// once. The decoder reads nothing after an error.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        guard error is HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        if isResponding || !queued.isEmpty {
+            queued.append(.malformed)
+        } else {
+            handle(.malformed, context: context)
+        }
+    }
+
+    private func refuseMalformed(context: ChannelHandlerContext) {
+        if case .discarding = state { return }  // already refused and closing
+        state = .discarding
+        queued.removeAll()
+        write(GatewayResponse(status: .badRequest), keepAlive: false, version: .http1_1, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -165,8 +191,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !handlingQueued else { return }
         handlingQueued = true
         defer { handlingQueued = false }
-        while !isResponding, let part = queued.popFirst() {
-            handle(part, context: context)
+        while !isResponding, let input = queued.popFirst() {
+            handle(input, context: context)
         }
         guard !isResponding else { return }
         if inputClosed {
@@ -197,23 +223,14 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         version: HTTPVersion,
         context: ChannelHandlerContext
     ) {
-        var headers = response.headers
-        headers.add(name: "content-length", value: String(response.body.readableBytes))
-        headers.add(name: "server", value: "harepost")
-        headers.add(name: "date", value: HTTPDate.now())
-        if !keepAlive {
-            headers.replaceOrAdd(name: "connection", value: "close")
-        } else if version.major == 1 && version.minor == 0 {
-            headers.add(name: "connection", value: "keep-alive")
-        }
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))),
-            promise: nil
+        let bytes = HTTPResponseEncoding.encode(
+            response,
+            version: version,
+            keepAlive: keepAlive,
+            date: HTTPDate.now(),
+            allocator: context.channel.allocator
         )
-        if response.body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        let written = context.writeAndFlush(wrapOutboundOut(bytes))
         lastWrite = written
         if !keepAlive {
             let channel = context.channel

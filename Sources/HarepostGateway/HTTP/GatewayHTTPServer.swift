@@ -1,15 +1,16 @@
-public import Logging
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOHTTP1
-public import NIOPosix
+import NIOPosix
 public import ServiceLifecycle
 
 /// The gateway's HTTP/1.1 listener, a ServiceLifecycle service.
 ///
-/// Each connection is a NIO pipeline: the HTTP codec (400 for malformed
-/// HTTP), then ``GatewayHTTPHandler``, which answers requests one at a time. On graceful shutdown it stops
+/// Each connection is a NIO pipeline: NIO's HTTP request decoder, then
+/// ``GatewayHTTPHandler``, which answers requests one at a time and writes
+/// the responses as bytes (400 for malformed HTTP). On graceful shutdown it stops
 /// accepting, lets every request in progress finish, closes each connection
 /// once its answer is written, and returns.
 public final class GatewayHTTPServer: Service, Sendable {
@@ -66,8 +67,9 @@ public final class GatewayHTTPServer: Service, Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    // Pipelining is handled by GatewayHTTPHandler (see there).
-                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    // Pipelining, protocol errors and response encoding are
+                    // GatewayHTTPHandler's (see there).
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
                     try pipeline.addHandler(
                         GatewayHTTPHandler(responder: responder, maximumBodyBytes: maximumBodyBytes)
                     )
