@@ -152,6 +152,12 @@ struct RFC3339Tests {
         #expect(RFC3339.format(seconds: 0, nanos: 5_000_000) == "1970-01-01T00:00:00.005Z")
         #expect(RFC3339.format(seconds: -1) == "1969-12-31T23:59:59Z")
         #expect(RFC3339.format(seconds: 951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(RFC3339.format(seconds: 0, nanos: 120_000) == "1970-01-01T00:00:00.000120Z")
+        #expect(RFC3339.format(seconds: 0, nanos: 7) == "1970-01-01T00:00:00.000000007Z")
+        #expect(RFC3339.format(seconds: -62_135_596_800) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.format(seconds: 253_402_300_799, nanos: 999_999_999) == "9999-12-31T23:59:59.999999999Z")
+        // Past the four-digit years a Timestamp allows, the year just grows.
+        #expect(RFC3339.format(seconds: 253_402_300_800) == "10000-01-01T00:00:00Z")
     }
 
     @Test func parsesWhatItFormatsAndOffsets() throws {

@@ -7,7 +7,9 @@ public import HarepostRPC
 /// against the compiled protobuf-c descriptors: every RPC method, bound field
 /// and response field must exist, or the gateway refuses to start.
 public struct RouteMap: Sendable {
-    public struct Route: Sendable {
+    /// A class: every request passes its route along, and a struct of these
+    /// fields took a dozen retains per copy.
+    public final class Route: Sendable {
         public let name: String
         public let httpMethod: String
         public let template: PathTemplate
@@ -25,6 +27,32 @@ public struct RouteMap: Sendable {
         public let responseField: FieldDescriptor?
         /// Extra members of the error body, by RPC status.
         public let errorFields: [RPCCode: [(key: String, value: JSONValue)]]
+
+        init(
+            name: String,
+            httpMethod: String,
+            template: PathTemplate,
+            method: ServiceDescriptor.Method,
+            backend: String,
+            requiresKey: Bool,
+            bindsBody: Bool,
+            query: [String: FieldDescriptor],
+            successStatus: Int,
+            responseField: FieldDescriptor?,
+            errorFields: [RPCCode: [(key: String, value: JSONValue)]]
+        ) {
+            self.name = name
+            self.httpMethod = httpMethod
+            self.template = template
+            self.method = method
+            self.backend = backend
+            self.requiresKey = requiresKey
+            self.bindsBody = bindsBody
+            self.query = query
+            self.successStatus = successStatus
+            self.responseField = responseField
+            self.errorFields = errorFields
+        }
     }
 
     public enum Match {
@@ -147,7 +175,7 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension RouteMap.Route {
-    init(_ entry: JSONValue, backends: Set<String>, where location: String) throws(RouteMapError) {
+    convenience init(_ entry: JSONValue, backends: Set<String>, where location: String) throws(RouteMapError) {
         guard case .object(let members) = entry else { throw RouteMapError("\(location): expected an object") }
         let known: Set<String> = [
             "name", "method", "path", "rpc", "auth", "body", "query", "status", "response", "error_fields",

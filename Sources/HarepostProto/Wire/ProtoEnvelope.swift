@@ -119,9 +119,12 @@ public struct ProtoEnvelope: Sendable, Equatable {
                 var offset = 0
                 func append(_ string: String) -> UnsafePointer<CChar> {
                     let start = storage.baseAddress! + offset
-                    for byte in string.utf8 {
-                        storage[offset] = CChar(bitPattern: byte)
-                        offset += 1
+                    var string = string
+                    string.withUTF8 { utf8 in
+                        if let source = utf8.baseAddress {
+                            UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: utf8.count)
+                        }
+                        offset += utf8.count
                     }
                     storage[offset] = 0
                     offset += 1
