@@ -127,6 +127,9 @@ struct JSONTests {
         #expect(value["b"] == .string("q\"\\/\né😀"))
         #expect(try JSONParser.parse(JSONWriter.bytes(value)) == value)
         #expect(JSONWriter.string(.string("\u{1}")) == #""\u0001""#)
+        // Escapes at the start, in the middle and at the end of runs.
+        #expect(JSONWriter.string(.string("\"a\tb\u{1F}c\\é\r\n")) == #""\"a\tb\u001fc\\é\r\n""#)
+        #expect(JSONWriter.string(.string("")) == "\"\"")
     }
 
     @Test(arguments: [

@@ -64,7 +64,10 @@ public final class RPCClient: Service, Sendable {
             case sent(ObjectIdentifier)
         }
         var phase: Phase
-        let continuation: CheckedContinuation<RPCEnvelope, any Error>
+        /// Unchecked: ``complete(_:with:)`` takes the call out of `pending`
+        /// under the lock before resuming, so it is resumed exactly once (and
+        /// the checked variant's allocation is one less per call).
+        let continuation: UnsafeContinuation<RPCEnvelope, any Error>
         var deadline: ContinuousClock.Instant?
     }
 
@@ -204,7 +207,7 @@ public final class RPCClient: Service, Sendable {
         }
         do {
             return try await withTaskCancellationHandler {
-                try await withCheckedThrowingContinuation { continuation in
+                try await withUnsafeThrowingContinuation { continuation in
                     self.start(id: id, request: request, frame: frame, deadline: deadline, continuation: continuation)
                 }
             } onCancel: {
@@ -229,7 +232,7 @@ public final class RPCClient: Service, Sendable {
         request: RPCEnvelope,
         frame: ByteBuffer,
         deadline: ContinuousClock.Instant?,
-        continuation: CheckedContinuation<RPCEnvelope, any Error>
+        continuation: UnsafeContinuation<RPCEnvelope, any Error>
     ) {
         let action = state.withLockedValue { state -> StartAction in
             switch state.connection {
