@@ -16,7 +16,9 @@ final class SQLiteEngine: StorageEngine {
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
         commits = GroupCommit(pool: pool)
-        pointReaders = PointReaders(path: path)
+        let counter = CommitCounter()
+        pool.add(transactionObserver: counter, extent: .databaseLifetime)
+        pointReaders = PointReaders(path: path, commits: counter)
     }
 
     /// Runs a read that touches O(1) index entries (a delivery by id, one
@@ -26,13 +28,13 @@ final class SQLiteEngine: StorageEngine {
     /// may scan (counts, offsets) keep the async `pool.read`. On an event loop
     /// the read uses that loop's own connection (``PointReaders``).
     ///
-    /// The read runs in one deferred transaction, so its statements see one
-    /// snapshot, as `pool.read` gives; the BEGIN and COMMIT are prepared once
-    /// per connection instead of compiled on every read.
+    /// The read runs in a deferred transaction, so its statements see one
+    /// snapshot, as `pool.read` gives; on an event loop that transaction is
+    /// shared with the loop turn's other point reads while no write commits
+    /// (``PointReaders``). The BEGIN and COMMIT are prepared once per
+    /// connection instead of compiled on every read.
     func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
-        if let reader = try pointReaders.current() {
-            return try reader.inDatabase { db in try Self.inReadTransaction(db, body) }
-        }
+        if let result = try pointReaders.read(body) { return result }
         return try pool.unsafeRead { db in try Self.inReadTransaction(db, body) }
     }
 
