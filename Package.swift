@@ -88,6 +88,7 @@ let package = Package(
                 "HarepostJSON",
                 "HarepostRPC",
                 "HarepostNetworkPolicy",
+                "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -96,6 +97,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
+        ),
+        // Process-wide SQLite settings (sqlite3_config is variadic). Only HarepostStore imports it.
+        .target(
+            name: "CSQLiteConfig",
+            linkerSettings: [.linkedLibrary("sqlite3")]
         ),
         // libcurl and fixed-argument wrappers of its variadic calls. Only HarepostCurl imports it.
         .target(

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import HarepostTestSupport
 import NIOCore
@@ -83,6 +84,23 @@ struct PointReadersTests {
             #expect(second == "queued")
             let nextTurn = try await loop.submit { try engine.delivery(queueID, tenant: Self.tenant).0.status }.get()
             #expect(nextTurn == "failed")
+        }
+    }
+}
+
+@Suite("SQLite settings")
+struct SQLiteSettingsTests {
+    /// In a fresh process, as in the store's, the engine turns SQLite's
+    /// memory statistics (a process-wide mutex per allocation) off before
+    /// any connection opens.
+    @Test func aFreshProcessRunsSQLiteWithoutMemoryStatistics() async {
+        await #expect(processExitsWith: .success) {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hp-memstat-\(getpid())")
+            try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            guard (try? SQLiteEngine(path: directory.appendingPathComponent("store.sqlite").path)) != nil,
+                SQLiteEngine.memoryStatisticsDisabled
+            else { exit(1) }
         }
     }
 }

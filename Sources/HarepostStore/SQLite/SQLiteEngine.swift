@@ -1,3 +1,4 @@
+import CSQLiteConfig
 import Foundation
 import GRDB
 
@@ -8,7 +9,15 @@ final class SQLiteEngine: StorageEngine {
     let commits: GroupCommit
     let pointReaders: PointReaders
 
+    /// Whether SQLite's memory statistics are off in this process, decided
+    /// once, before the first connection opens: with them on, every SQLite
+    /// allocation takes one process-wide mutex, which the event loops'
+    /// readers contend for (docs/benchmarks.md). In the store process the
+    /// engine opens the first connection, so this holds there.
+    static let memoryStatisticsDisabled = hp_sqlite_disable_memory_statistics()
+
     init(path: String) throws {
+        _ = Self.memoryStatisticsDisabled
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
