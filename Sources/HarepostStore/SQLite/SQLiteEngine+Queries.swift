@@ -64,7 +64,13 @@ extension SQLiteEngine {
     // MARK: Sends
 
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
-        try await commits.write { db in
+        let linkKey = DestinationLinks.Key(
+            accountID: delivery.tenant.accountID,
+            environment: delivery.tenant.environment,
+            origin: delivery.destinationOrigin
+        )
+        let known = links[linkKey]
+        let (record, created, ids) = try await commits.write { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
             if let key = delivery.idempotencyKey,
                 let existing = try SQLiteRows.first(
                     db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
@@ -72,29 +78,10 @@ extension SQLiteEngine {
                     SQLiteRows.delivery
                 )
             {
-                return (existing, false)
+                return (existing, false, nil)
             }
             let tenant = delivery.tenant
-            let destinationID = try Self.upsert(
-                table: "destinations",
-                key: "origin",
-                value: delivery.destinationOrigin,
-                extra: ("name", delivery.destinationName),
-                prefix: "dest",
-                tenant: tenant,
-                now: delivery.createdAt,
-                db
-            )
-            let connectionID = try Self.upsert(
-                table: "connections",
-                key: "destination_id",
-                value: destinationID,
-                extra: ("name", delivery.connectionName),
-                prefix: "conn",
-                tenant: tenant,
-                now: delivery.createdAt,
-                db
-            )
+            let ids = try known ?? Self.links(of: delivery, db)
             let headers = HeaderJSON.encode(delivery.headers)
             let policy = delivery.policy
             try db.cachedStatement(
@@ -110,7 +97,8 @@ extension SQLiteEngine {
                 delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
                 Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
                 policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
-                policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, connectionID, destinationID,
+                policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, ids.connectionID,
+                ids.destinationID,
                 delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
             ]
             )
@@ -134,8 +122,36 @@ extension SQLiteEngine {
                 nextTrigger: "initial",
                 requestID: delivery.requestID
             )
-            return (record, true)
+            return (record, true, ids)
         }
+        // Committed: the ids name rows every later transaction sees.
+        if known == nil, let ids { links.remember(ids, for: linkKey) }
+        return (record, created)
+    }
+
+    /// The destination of the delivery's origin and its connection, created when missing.
+    private static func links(of delivery: NewDelivery, _ db: Database) throws -> DestinationLinks.IDs {
+        let destinationID = try upsert(
+            table: "destinations",
+            key: "origin",
+            value: delivery.destinationOrigin,
+            extra: ("name", delivery.destinationName),
+            prefix: "dest",
+            tenant: delivery.tenant,
+            now: delivery.createdAt,
+            db
+        )
+        let connectionID = try upsert(
+            table: "connections",
+            key: "destination_id",
+            value: destinationID,
+            extra: ("name", delivery.connectionName),
+            prefix: "conn",
+            tenant: delivery.tenant,
+            now: delivery.createdAt,
+            db
+        )
+        return DestinationLinks.IDs(destinationID: destinationID, connectionID: connectionID)
     }
 
     /// The id of the tenant's row in `table` whose `key` is `value`, created when missing.

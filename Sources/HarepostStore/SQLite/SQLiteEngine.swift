@@ -1,6 +1,7 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
+import NIOConcurrencyHelpers
 
 /// The embedded storage engine: one SQLite file (`<data-dir>/store.sqlite`) in
 /// WAL mode with `synchronous = FULL`, writes grouped into shared commits.
@@ -8,6 +9,9 @@ final class SQLiteEngine: StorageEngine {
     let pool: DatabasePool
     let commits: GroupCommit
     let pointReaders: PointReaders
+    /// The destination and connection ids of the targets sent to, by tenant
+    /// and origin (``insert(_:)``).
+    let links = DestinationLinks()
 
     /// Whether SQLite's memory statistics are off in this process, decided
     /// once, before the first connection opens: with them on, every SQLite
@@ -160,5 +164,40 @@ final class SQLiteEngine: StorageEngine {
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN request_id TEXT")
         }
         return migrator
+    }
+}
+
+/// The ids of the `destinations` and `connections` rows each send refers to,
+/// kept in memory: a send otherwise looks both up by tenant and origin
+/// inside the write transaction. Rows of those tables are never updated or
+/// deleted, and an entry is added only after the transaction that wrote or
+/// read its rows committed, so an id here always names a committed row.
+final class DestinationLinks: Sendable {
+    struct Key: Hashable, Sendable {
+        let accountID: String
+        let environment: String
+        let origin: String
+    }
+
+    struct IDs: Sendable {
+        let destinationID: String
+        let connectionID: String
+    }
+
+    /// Past this many entries the map starts over (a bound on memory, not a
+    /// limit on tenants: a miss only costs the two lookups).
+    static let capacity = 100_000
+    private let ids = NIOLockedValueBox<[Key: IDs]>([:])
+
+    subscript(key: Key) -> IDs? {
+        ids.withLockedValue { $0[key] }
+    }
+
+    /// Call only once the transaction that found or wrote these ids has committed.
+    func remember(_ value: IDs, for key: Key) {
+        ids.withLockedValue { ids in
+            if ids.count >= Self.capacity { ids.removeAll() }
+            ids[key] = value
+        }
     }
 }
