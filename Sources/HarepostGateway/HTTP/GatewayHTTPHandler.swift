@@ -8,9 +8,10 @@ import NIOHTTP1
 /// It sits behind NIO's HTTP request decoder and writes responses as bytes
 /// itself (``HTTPResponseEncoding``); malformed HTTP gets a 400 and the
 /// connection closes, after the answers to the requests before it. The
-/// request runs in a task of its own only for the responder's async work (the backend calls); reading, writing and the
-/// connection's state stay on its event loop, with no per-connection task and
-/// no async stream in between. Profiling showed that per-request machinery
+/// request runs in a task of its own only for the responder's async work
+/// (the backend calls); reading, writing and the connection's state stay on
+/// its event loop, with no per-connection task and no async stream in
+/// between. Profiling showed that per-request machinery
 /// cost more than the gateway's own work (docs/benchmarks.md).
 ///
 /// Pipelining: requests are answered one at a time, in order. Parts of a
