@@ -1,21 +1,26 @@
 import HarepostProto
 import NIOCore
 
-/// One frame's content (`harepost.rpc.v1.Envelope`), packed and unpacked by protobuf-c.
+/// One frame's content (`harepost.rpc.v1.Envelope`), packed and unpacked by
+/// protobuf-c through ``ProtoEnvelope``, which it wraps: the wire fields with
+/// the kind checked and the status code typed.
 struct RPCEnvelope: Sendable, Equatable {
     enum Kind: Int32 {
         case request = 1
         case response = 2
     }
 
-    var kind: Kind
-    var callID: UInt64
-    var method = ""
-    var timeoutMilliseconds: UInt64 = 0
-    var metadata: [String: String] = [:]
-    var code: RPCCode = .ok
-    var message = ""
-    var payload: [UInt8] = []
+    let kind: Kind
+    private let wire: ProtoEnvelope
+
+    var callID: UInt64 { wire.callID }
+    var method: String { wire.method }
+    var timeoutMilliseconds: UInt64 { wire.timeoutMilliseconds }
+    var metadata: [String: String] { wire.metadata }
+    /// A code this build does not know reads as UNKNOWN.
+    var code: RPCCode { RPCCode(rawValue: wire.code) ?? .unknown }
+    var message: String { wire.message }
+    var payload: [UInt8] { wire.payload }
 
     static func request(
         callID: UInt64,
@@ -24,46 +29,41 @@ struct RPCEnvelope: Sendable, Equatable {
         metadata: [String: String],
         payload: [UInt8]
     ) -> RPCEnvelope {
-        RPCEnvelope(
-            kind: .request,
+        let wire = ProtoEnvelope(
+            kind: Kind.request.rawValue,
             callID: callID,
             method: method,
             timeoutMilliseconds: timeoutMilliseconds,
             metadata: metadata,
             payload: payload
         )
+        return RPCEnvelope(kind: .request, wire: wire)
     }
 
     static func response(callID: UInt64, payload: [UInt8]) -> RPCEnvelope {
-        RPCEnvelope(kind: .response, callID: callID, payload: payload)
+        RPCEnvelope(
+            kind: .response,
+            wire: ProtoEnvelope(kind: Kind.response.rawValue, callID: callID, payload: payload)
+        )
     }
 
     static func response(callID: UInt64, error: RPCError) -> RPCEnvelope {
-        RPCEnvelope(kind: .response, callID: callID, code: error.code, message: error.message)
+        let wire = ProtoEnvelope(
+            kind: Kind.response.rawValue,
+            callID: callID,
+            code: error.code.rawValue,
+            message: error.message
+        )
+        return RPCEnvelope(kind: .response, wire: wire)
     }
 
     struct DecodingError: Error, CustomStringConvertible {
         let description: String
     }
 
-    init(
-        kind: Kind,
-        callID: UInt64,
-        method: String = "",
-        timeoutMilliseconds: UInt64 = 0,
-        metadata: [String: String] = [:],
-        code: RPCCode = .ok,
-        message: String = "",
-        payload: [UInt8] = []
-    ) {
+    private init(kind: Kind, wire: ProtoEnvelope) {
         self.kind = kind
-        self.callID = callID
-        self.method = method
-        self.timeoutMilliseconds = timeoutMilliseconds
-        self.metadata = metadata
-        self.code = code
-        self.message = message
-        self.payload = payload
+        self.wire = wire
     }
 
     /// Unpacks a frame's body. Throws for bytes that are not an envelope, or
@@ -78,14 +78,7 @@ struct RPCEnvelope: Sendable, Equatable {
         guard let kind = Kind(rawValue: wire.kind) else {
             throw DecodingError(description: "envelope has no valid kind")
         }
-        self.kind = kind
-        self.callID = wire.callID
-        self.method = wire.method
-        self.timeoutMilliseconds = wire.timeoutMilliseconds
-        self.metadata = wire.metadata
-        self.code = RPCCode(rawValue: wire.code) ?? .unknown
-        self.message = wire.message
-        self.payload = wire.payload
+        self.init(kind: kind, wire: wire)
     }
 
     /// The whole frame: the 4-byte big-endian length, then the packed
@@ -93,17 +86,7 @@ struct RPCEnvelope: Sendable, Equatable {
     /// The length saturates at `UInt32.max`; the frame limit rejects such a
     /// frame long before.
     func frame(allocator: ByteBufferAllocator) -> ByteBuffer {
-        let wire = ProtoEnvelope(
-            kind: kind.rawValue,
-            callID: callID,
-            method: method,
-            timeoutMilliseconds: timeoutMilliseconds,
-            metadata: metadata,
-            code: code.rawValue,
-            message: message,
-            payload: payload
-        )
-        return wire.withPacker { size, pack in
+        wire.withPacker { size, pack in
             var buffer = allocator.buffer(capacity: RPCFrameDecoder.headerSize + size)
             buffer.writeInteger(UInt32(clamping: size), endianness: .big)
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0) }
