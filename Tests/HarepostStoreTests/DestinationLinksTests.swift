@@ -9,26 +9,6 @@ import Testing
 /// lookup in the database finds.
 @Suite("Destination links")
 struct DestinationLinksTests {
-    static func delivery(_ tenant: Tenant, origin: String) -> NewDelivery {
-        NewDelivery(
-            queueID: StoreIdentifiers.make("hr"),
-            tenant: tenant,
-            target: "\(origin)/hook",
-            method: "POST",
-            headers: [:],
-            body: [],
-            metadataJSON: nil,
-            sign: false,
-            idempotencyKey: nil,
-            policy: SendValidation.resolvePolicy(nil),
-            destinationOrigin: origin,
-            destinationName: origin,
-            connectionName: origin,
-            createdAt: 1,
-            requestID: nil
-        )
-    }
-
     static func links(_ engine: SQLiteEngine, _ queueID: String) throws -> [String] {
         try engine.pool.read { db in
             let row = try Row.fetchOne(
@@ -50,9 +30,9 @@ struct DestinationLinksTests {
             let live = Tenant(accountID: "acct_links", environment: "live")
             let test = Tenant(accountID: "acct_links", environment: "test")
             let engine = try SQLiteEngine(path: path)
-            let first = try await engine.insert(Self.delivery(live, origin: "https://a.example")).record.queueID
-            let second = try await engine.insert(Self.delivery(live, origin: "https://a.example")).record.queueID
-            let other = try await engine.insert(Self.delivery(test, origin: "https://a.example")).record.queueID
+            let first = try await engine.insert(.sample(live, origin: "https://a.example")).record.queueID
+            let second = try await engine.insert(.sample(live, origin: "https://a.example")).record.queueID
+            let other = try await engine.insert(.sample(test, origin: "https://a.example")).record.queueID
             let firstLinks = try Self.links(engine, first)
             #expect(firstLinks.count == 3 && firstLinks[0] == firstLinks[2])
             #expect(try Self.links(engine, second) == firstLinks)
@@ -60,7 +40,7 @@ struct DestinationLinksTests {
             // A new engine (a restarted store) starts with nothing in memory
             // and finds the same rows.
             let restarted = try SQLiteEngine(path: path)
-            let third = try await restarted.insert(Self.delivery(live, origin: "https://a.example")).record.queueID
+            let third = try await restarted.insert(.sample(live, origin: "https://a.example")).record.queueID
             #expect(try Self.links(restarted, third) == firstLinks)
         }
     }

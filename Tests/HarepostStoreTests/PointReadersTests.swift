@@ -13,32 +13,12 @@ import Testing
 struct PointReadersTests {
     static let tenant = Tenant(accountID: "acct_pr", environment: "live")
 
-    static func newDelivery() -> NewDelivery {
-        NewDelivery(
-            queueID: StoreIdentifiers.make("hr"),
-            tenant: tenant,
-            target: "https://your-app.com/hook",
-            method: "POST",
-            headers: [:],
-            body: [],
-            metadataJSON: nil,
-            sign: false,
-            idempotencyKey: nil,
-            policy: SendValidation.resolvePolicy(nil),
-            destinationOrigin: "https://your-app.com",
-            destinationName: "https://your-app.com",
-            connectionName: "your-app.com",
-            createdAt: 1,
-            requestID: nil
-        )
-    }
-
     /// Read-your-writes: a write the writer committed after the turn's
     /// snapshot was opened is seen by the next read of the same turn.
     @Test func aCommitDuringATurnIsSeenByTheTurnsNextRead() async throws {
         try await withTemporaryDirectory("hp-pr") { directory in
             let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
-            let queueID = try await engine.insert(Self.newDelivery()).record.queueID
+            let queueID = try await engine.insert(.sample(Self.tenant)).record.queueID
             let loop = MultiThreadedEventLoopGroup.singleton.next()
             let (before, missing, after) = try await loop.submit {
                 let before = try engine.delivery(queueID, tenant: Self.tenant).0.status
@@ -66,7 +46,7 @@ struct PointReadersTests {
         try await withTemporaryDirectory("hp-pr") { directory in
             let path = "\(directory)/store.sqlite"
             let engine = try SQLiteEngine(path: path)
-            let queueID = try await engine.insert(Self.newDelivery()).record.queueID
+            let queueID = try await engine.insert(.sample(Self.tenant)).record.queueID
             let outsider = try DatabaseQueue(path: path)
             let loop = MultiThreadedEventLoopGroup.singleton.next()
             let (first, second) = try await loop.submit {

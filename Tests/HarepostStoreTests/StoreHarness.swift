@@ -106,3 +106,26 @@ struct StoreHarness: Sendable {
         ).message("delivery")!
     }
 }
+
+extension NewDelivery {
+    /// A plain POST to `origin`'s `/hook` for engine-level tests.
+    static func sample(_ tenant: Tenant, origin: String = "https://your-app.com") -> NewDelivery {
+        NewDelivery(
+            queueID: StoreIdentifiers.make("hr"),
+            tenant: tenant,
+            target: "\(origin)/hook",
+            method: "POST",
+            headers: [:],
+            body: [],
+            metadataJSON: nil,
+            sign: false,
+            idempotencyKey: nil,
+            policy: SendValidation.resolvePolicy(nil),
+            destinationOrigin: origin,
+            destinationName: origin,
+            connectionName: origin,
+            createdAt: 1,
+            requestID: nil
+        )
+    }
+}
