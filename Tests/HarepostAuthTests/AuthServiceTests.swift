@@ -124,6 +124,16 @@ struct AuthServiceTests {
         }
     }
 
+    /// A change is answered once on disk: the writer syncs every commit
+    /// (`synchronous = FULL`, 2), not GRDB's WAL default NORMAL (1).
+    @Test func theWriterSyncsEveryCommit() async throws {
+        try await withTemporaryDirectory("hp-auth-sync") { directory in
+            let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
+            let level = try await database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(level == 2)
+        }
+    }
+
     @Test func theDatabaseFileHoldsNoPlaintextKey() async throws {
         try await AuthHarness.withService { auth in
             var keys: [String] = []

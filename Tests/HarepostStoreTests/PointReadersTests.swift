@@ -70,6 +70,18 @@ struct PointReadersTests {
 
 @Suite("SQLite settings")
 struct SQLiteSettingsTests {
+    /// A send is answered once its commit is on disk: the writer syncs the
+    /// WAL at every commit (`synchronous = FULL`, 2). GRDB's pool sets
+    /// NORMAL (1) on its writer when it opens, which syncs only at
+    /// checkpoints.
+    @Test func theWriterSyncsEveryCommit() async throws {
+        try await withTemporaryDirectory("hp-sync") { directory in
+            let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
+            let level = try await engine.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(level == 2)
+        }
+    }
+
     /// In a fresh process, as in the store's, the engine turns SQLite's
     /// memory statistics (a process-wide mutex per allocation) off before
     /// any connection opens.

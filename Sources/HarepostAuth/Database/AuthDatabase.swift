@@ -11,11 +11,11 @@ public final class AuthDatabase: Sendable {
     let pool: DatabasePool
 
     public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try DatabasePool(path: path)
+        // Not in `prepareDatabase`: the pool switches its writer to WAL after
+        // that runs, and sets `synchronous = NORMAL` while doing so, which
+        // does not sync a commit to disk.
+        try pool.barrierWriteWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
     }
 

@@ -22,11 +22,11 @@ final class SQLiteEngine: StorageEngine {
 
     init(path: String) throws {
         _ = Self.memoryStatisticsDisabled
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: configuration)
+        pool = try DatabasePool(path: path)
+        // Not in `prepareDatabase`: the pool switches its writer to WAL after
+        // that runs, and sets `synchronous = NORMAL` while doing so, which
+        // does not sync a commit to disk.
+        try pool.barrierWriteWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         commits = GroupCommit(pool: pool)
         let counter = CommitCounter()
