@@ -17,7 +17,7 @@ struct GroupCommitTests {
                 for index in 0..<200 {
                     group.addTask {
                         let delivery = NewDelivery(
-                            queueID: StoreIdentifiers.make("hr"),
+                            queueID: StoreIdentifiers.timeOrdered("hr"),
                             tenant: tenant,
                             target: "https://your-app.com/\(index)",
                             method: "POST",

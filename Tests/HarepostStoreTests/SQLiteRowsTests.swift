@@ -16,7 +16,7 @@ struct SQLiteRowsTests {
             policy.maxAttempts = 7
             policy.respectRetryAfter = false
             let new = NewDelivery(
-                queueID: StoreIdentifiers.make("hr"),
+                queueID: StoreIdentifiers.timeOrdered("hr"),
                 tenant: tenant,
                 target: "https://your-app.com/hooks?x=1",
                 method: "PUT",

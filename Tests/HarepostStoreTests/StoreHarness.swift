@@ -111,7 +111,7 @@ extension NewDelivery {
     /// A plain POST to `origin`'s `/hook` for engine-level tests.
     static func sample(_ tenant: Tenant, origin: String = "https://your-app.com") -> NewDelivery {
         NewDelivery(
-            queueID: StoreIdentifiers.make("hr"),
+            queueID: StoreIdentifiers.timeOrdered("hr"),
             tenant: tenant,
             target: "\(origin)/hook",
             method: "POST",

@@ -170,6 +170,7 @@ struct StoreServiceTests {
                 cursor = page.has("next_cursor") ? page.string("next_cursor") : nil
             } while cursor != nil
             #expect(seen == sent.reversed())  // newest first, nothing skipped or repeated
+            #expect(sent == sent.sorted())  // queue ids are time-ordered
         }
     }
 

@@ -172,7 +172,7 @@ extension SQLiteEngine {
         ) {
             return id
         }
-        let id = StoreIdentifiers.make(prefix)
+        let id = StoreIdentifiers.timeOrdered(prefix)
         try db.cachedStatement(
             sql:
                 "INSERT INTO \(table) (id, account_id, environment, \(key), \(extra.column), created_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -272,7 +272,7 @@ extension SQLiteEngine {
                 SQLiteRows.delivery
             )
             return try records.map { record in
-                let leaseID = StoreIdentifiers.make("lease")
+                let leaseID = StoreIdentifiers.random("lease")
                 let expiresAt = now + record.policy.timeoutMilliseconds + leaseMarginMilliseconds
                 try db.cachedStatement(
                     sql: "UPDATE deliveries SET lease_id = ?, lease_expires_at = ? WHERE seq = ?"
@@ -338,7 +338,8 @@ extension SQLiteEngine {
                     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                StoreIdentifiers.make("att"), delivery.seq, delivery.tenant.accountID, delivery.tenant.environment,
+                StoreIdentifiers.timeOrdered("att"), delivery.seq, delivery.tenant.accountID,
+                delivery.tenant.environment,
                 delivery.attempts + 1, delivery.nextTrigger, report.outcome, report.httpStatus,
                 report.durationMilliseconds, report.error, report.requestURL, report.requestMethod,
                 report.requestHeadersJSON, report.requestBodySize, report.responseHeadersJSON, report.responseBody,

@@ -122,7 +122,7 @@ public struct StoreService: Sendable {
         let record = try await engine.addDomain(
             accountID: account,
             domain: domain,
-            token: StoreIdentifiers.make("hv"),
+            token: StoreIdentifiers.random("hv"),
             now: now
         )
         var response = try ProtoMessage("harepost.store.v1.AddDomainResponse", ["domain": .string(record.domain)])
@@ -223,7 +223,7 @@ public struct StoreService: Sendable {
             String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self)
         }
         let delivery = NewDelivery(
-            queueID: StoreIdentifiers.make("hr"),
+            queueID: StoreIdentifiers.timeOrdered("hr"),
             tenant: tenant,
             target: target.url,
             method: method,
