@@ -231,6 +231,9 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostProto",
                 "HarepostJSON",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -80,6 +80,52 @@ struct RPCServerClientTests {
         }
     }
 
+    /// Future handlers start on the event loop and answer when their future
+    /// completes: in whatever order that happens, each with its own answer
+    /// or status.
+    @Test func futureHandlersAnswerInTheOrderTheirFuturesComplete() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
+                let finished = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                    for index in 0..<300 {
+                        group.addTask {
+                            let response = try await client.call(
+                                "harepost.auth.v1.Auth/RotateSigningSecret",
+                                try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest"),
+                                options: .init(metadata: [
+                                    RPCMetadataKey.requestID: "req-\(index)", "delay-ms": "\((300 - index) % 7 * 20)",
+                                ])
+                            )
+                            return (index, response.string("signing_secret") == "req-\(index)")
+                        }
+                    }
+                    var finished: [Int] = []
+                    for try await (index, ok) in group {
+                        #expect(ok, "call \(index) got another call's answer")
+                        finished.append(index)
+                    }
+                    return finished
+                }
+                #expect(finished.count == 300)
+                #expect(finished != finished.sorted(), "the answers came in call order, not completion order")
+                for (fail, expected) in [
+                    ("not-found", RPCError(.notFound, "no such account")),
+                    ("unexpected", RPCError(.internal, "internal error")),
+                ] {
+                    await #expect(throws: expected) {
+                        try await client.call(
+                            "harepost.auth.v1.Auth/RotateSigningSecret",
+                            try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest"),
+                            options: .init(metadata: ["fail": fail, "delay-ms": "10"])
+                        )
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aClientGroupAnswersEveryCallOnItsConnectionsAndChecksThemAll() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
@@ -188,6 +234,35 @@ struct RPCServerClientTests {
         }
     }
 
+    /// A future call not completed by its deadline is answered
+    /// DEADLINE_EXCEEDED at the deadline; its late completion answers
+    /// nothing more.
+    @Test func aFutureCallPastItsDeadlineIsDeadlineExceeded() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let client = makeClient(path)
+            try await withRunning(makeServer(path, router: try testRouter()), client) { () async throws in
+                let started = ContinuousClock.now
+                await #expect(throws: RPCError(.deadlineExceeded, "deadline exceeded")) {
+                    try await client.call(
+                        "harepost.auth.v1.Auth/RotateSigningSecret",
+                        try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest"),
+                        options: .init(timeout: .milliseconds(200), metadata: ["delay-ms": "600"])
+                    )
+                }
+                #expect(ContinuousClock.now - started < .milliseconds(550))
+                try await Task.sleep(for: .milliseconds(600))
+                // The late completion was dropped; the connection still serves.
+                let response = try await client.call(
+                    "harepost.auth.v1.Auth/RotateSigningSecret",
+                    try ProtoMessage("harepost.auth.v1.RotateSigningSecretRequest"),
+                    options: .init(metadata: [RPCMetadataKey.requestID: "after"])
+                )
+                #expect(response.string("signing_secret") == "after")
+            }
+        }
+    }
+
     @Test func failsFastWhileDownAndRecoversAfterARestartWithoutRestartingTheClient() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
@@ -243,7 +318,13 @@ struct RPCServerClientTests {
         }
     }
 
-    @Test func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes() async throws {
+    /// Both kinds of calls that wait: a task call and a future call (answered
+    /// from the event loop, counted on its connection all the same).
+    @Test(arguments: [
+        ("harepost.auth.v1.Auth/GetSigningSecret", "harepost.auth.v1.GetSigningSecretRequest"),
+        ("harepost.auth.v1.Auth/RotateSigningSecret", "harepost.auth.v1.RotateSigningSecretRequest"),
+    ])
+    func gracefulShutdownFinishesInFlightCallsAndRefusesNewOnes(method: String, requestType: String) async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
             let server = makeServer(path, router: try testRouter(delay: .seconds(3)))
@@ -255,8 +336,9 @@ struct RPCServerClientTests {
                 await server.waitUntilListening()
                 let inFlight = Task {
                     try await client.call(
-                        "harepost.auth.v1.Auth/GetSigningSecret",
-                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
+                        method,
+                        try ProtoMessage(requestType),
+                        options: .init(metadata: [RPCMetadataKey.requestID: "whsec_test", "delay-ms": "3000"])
                     )
                 }
                 // Wait until the server is working on it (health counts itself too).

@@ -2,6 +2,7 @@ import Foundation
 import HarepostProto
 import HarepostRPC
 import Logging
+import NIOCore
 import NIOPosix
 
 let testLogger: Logger = {
@@ -13,7 +14,10 @@ let testLogger: Logger = {
 /// A router answering Authenticate by echoing the key as the account id, and
 /// GetSigningSecret after `delay` (for deadline and drain tests). ListApiKeys
 /// is an immediate handler: it answers the call's `x-request-id` as its one
-/// key's id, or fails as the metadata `fail` says.
+/// key's id, or fails as the metadata `fail` says. RotateSigningSecret is a
+/// future handler: after the metadata's `delay-ms` (a timer on the event
+/// loop, no task) it answers the `x-request-id` as the secret, or fails as
+/// `fail` says.
 func testRouter(delay: Duration = .zero) throws -> RPCRouter {
     var router = RPCRouter()
     try router.register("harepost.auth.v1.Auth/Authenticate") { request, context in
@@ -46,6 +50,23 @@ func testRouter(delay: Duration = .zero) throws -> RPCRouter {
             var response = try ProtoMessage("harepost.auth.v1.ListApiKeysResponse")
             try response.set("data", values: [.message(key)])
             return response
+        }
+    )
+    try router.register(
+        "harepost.auth.v1.Auth/RotateSigningSecret",
+        future: { _, context, eventLoop in
+            let delay = Int64(context.metadata["delay-ms"] ?? "") ?? 0
+            return eventLoop.scheduleTask(in: .milliseconds(delay)) {
+                switch context.metadata["fail"] {
+                case "not-found": throw RPCError.notFound("no such account")
+                case "unexpected": throw CocoaError(.fileReadCorruptFile)
+                default: break
+                }
+                return try ProtoMessage(
+                    "harepost.auth.v1.RotateSigningSecretResponse",
+                    ["signing_secret": .string(context.requestID ?? "")]
+                )
+            }.futureResult
         }
     )
     return router

@@ -4,6 +4,8 @@ import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
 import Logging
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import HarepostStore
@@ -126,10 +128,11 @@ struct DomainVerificationTests {
                     as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
                 )
             }
-            _ = try await verifying.send(try send("https://example.test/hook"), context)
-            _ = try await verifying.send(try send("https://a.b.example.test/hook"), context)
+            let loop = MultiThreadedEventLoopGroup.singleton.any()
+            _ = try await verifying.send(try send("https://example.test/hook"), context, on: loop).get()
+            _ = try await verifying.send(try send("https://a.b.example.test/hook"), context, on: loop).get()
             await #expect(throws: RPCError.self) {
-                try await verifying.send(try send("https://notexample.test/hook"), context)
+                try await verifying.send(try send("https://notexample.test/hook"), context, on: loop).get()
             }
         }
     }

@@ -1,5 +1,6 @@
 public import HarepostProto
 public import Logging
+public import NIOCore
 
 /// What a handler knows about the call it serves.
 public struct RPCContext: Sendable {
@@ -44,6 +45,11 @@ public typealias RPCHandler = @Sendable (ProtoMessage, RPCContext) async throws 
 /// Answers one call without suspending: see ``RPCRouter/register(_:immediate:)``.
 public typealias RPCImmediateHandler = @Sendable (ProtoMessage, RPCContext) throws -> ProtoMessage
 
+/// Starts one call without suspending and answers when the future completes:
+/// see ``RPCRouter/register(_:future:)``.
+public typealias RPCFutureHandler =
+    @Sendable (ProtoMessage, RPCContext, any EventLoop) -> EventLoopFuture<ProtoMessage>
+
 /// Maps RPC paths to handlers. Registration checks the path against the
 /// descriptors compiled from `proto/`, so a typo fails at start-up.
 public struct RPCRouter: Sendable {
@@ -53,6 +59,9 @@ public struct RPCRouter: Sendable {
             case task(RPCHandler)
             /// Runs on the connection's event loop as the request is read.
             case immediate(RPCImmediateHandler)
+            /// Starts on the connection's event loop as the request is read;
+            /// answered when its future completes.
+            case future(RPCFutureHandler)
         }
 
         let method: ServiceDescriptor.Method
@@ -85,6 +94,21 @@ public struct RPCRouter: Sendable {
     /// handler runs; the handler itself is not interrupted.
     public mutating func register(_ path: String, immediate handler: @escaping RPCImmediateHandler) throws {
         try add(path, .immediate(handler))
+    }
+
+    /// Registers a handler that starts on the connection's event loop, in the
+    /// turn that read the request, and hands its work to something that
+    /// completes it later, such as a group commit: the answer is written when
+    /// the returned future completes, with no task per call and no thread
+    /// hand-off on the way in or out. The handler gets the connection's event
+    /// loop; its future may belong to any loop.
+    ///
+    /// Like ``register(_:immediate:)``, the handler itself must not wait. The
+    /// call's deadline is checked before it starts; if the future has not
+    /// completed by the deadline, the call is answered DEADLINE_EXCEEDED,
+    /// though the work already handed off is not taken back.
+    public mutating func register(_ path: String, future handler: @escaping RPCFutureHandler) throws {
+        try add(path, .future(handler))
     }
 
     private mutating func add(_ path: String, _ handler: Route.Handler) throws {

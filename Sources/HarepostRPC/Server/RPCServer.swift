@@ -171,7 +171,8 @@ public final class RPCServer: Service {
     private func serve(_ connection: NIOAsyncChannel<RPCEnvelope, ByteBuffer>) async {
         let id = ObjectIdentifier(connection.channel)
         let draining = state.withLockedValue { state in
-            state.connections[id] = Connection(channel: connection.channel)
+            // A call answered on the event loop may have registered it first.
+            if state.connections[id] == nil { state.connections[id] = Connection(channel: connection.channel) }
             return state.draining
         }
         defer { _ = state.withLockedValue { $0.connections.removeValue(forKey: id) } }
@@ -196,7 +197,7 @@ public final class RPCServer: Service {
                     // Requests arrive decoded, the immediate ones already
                     // answered (RPCServerCallHandler).
                     for try await request in inbound {
-                        guard beginCall(on: id) else {
+                        guard beginCall(on: id, channel: connection.channel) else {
                             let refusal = RPCEnvelope.response(
                                 callID: request.callID,
                                 error: .unavailable("server is shutting down")
@@ -235,10 +236,10 @@ public final class RPCServer: Service {
         return RPCEnvelope.response(callID: response.callID, error: error).frame(allocator: allocator)
     }
 
-    fileprivate func beginCall(on connection: ObjectIdentifier) -> Bool {
+    fileprivate func beginCall(on connection: ObjectIdentifier, channel: any Channel) -> Bool {
         state.withLockedValue { state in
             guard !state.draining else { return false }
-            state.connections[connection]?.inFlight += 1
+            state.connections[connection, default: Connection(channel: channel)].inFlight += 1
             state.inFlight += 1
             RPCMetrics.recordServerInFlight(state.inFlight)
             return true
@@ -258,12 +259,12 @@ public final class RPCServer: Service {
         state.withLockedValue { $0.inFlight -= count }
     }
 
-    fileprivate func endCall(on connection: ObjectIdentifier) {
+    fileprivate func endCall(on connection: ObjectIdentifier, count: Int = 1) {
         let idleWhileDraining = state.withLockedValue { state -> (any Channel)? in
-            state.inFlight -= 1
+            state.inFlight -= count
             RPCMetrics.recordServerInFlight(state.inFlight)
             guard var entry = state.connections[connection] else { return nil }
-            entry.inFlight -= 1
+            entry.inFlight -= count
             state.connections[connection] = entry
             return state.draining && entry.inFlight == 0 ? entry.channel : nil
         }
@@ -288,6 +289,14 @@ public final class RPCServer: Service {
                 }
             case .immediate(let handler):
                 outcome = Self.runImmediately(handler, message, context)
+            case .future(let handler):
+                // Such calls are started by RPCServerCallHandler; this path
+                // serves them all the same.
+                do {
+                    outcome = .success(try await handler(message, context, eventLoop).get())
+                } catch {
+                    outcome = .failure(error)
+                }
             }
             response = Self.response(to: request, route: route, context: context, outcome: outcome)
         }
@@ -316,7 +325,7 @@ public final class RPCServer: Service {
     }
 
     /// An immediate handler's outcome; the deadline is checked before it runs.
-    private static func runImmediately(
+    fileprivate static func runImmediately(
         _ handler: RPCImmediateHandler,
         _ message: ProtoMessage,
         _ context: RPCContext
@@ -327,13 +336,11 @@ public final class RPCServer: Service {
         return Result { try handler(message, context) }
     }
 
-    /// The route of an immediate method; nil for any other (or unknown) method.
-    fileprivate func immediateRoute(for method: String) -> (RPCRouter.Route, RPCImmediateHandler)? {
-        guard let route = router.route(for: method), case .immediate(let handler) = route.handler else { return nil }
-        return (route, handler)
+    fileprivate func route(for method: String) -> RPCRouter.Route? {
+        router.route(for: method)
     }
 
-    private func record(_ request: RPCEnvelope, _ response: RPCEnvelope, since started: ContinuousClock.Instant) {
+    fileprivate func record(_ request: RPCEnvelope, _ response: RPCEnvelope, since started: ContinuousClock.Instant) {
         RPCMetrics.recordServerCall(request.method, code: response.code, since: started)
         if logger.logLevel <= .debug {
             var logger = self.logger
@@ -348,14 +355,14 @@ public final class RPCServer: Service {
         }
     }
 
-    private enum Preparation {
+    fileprivate enum Preparation {
         /// The call cannot run (unknown method, undecodable request): its answer.
         case answered(RPCEnvelope)
         case call(RPCRouter.Route, ProtoMessage, RPCContext)
     }
 
     /// Decodes the request message for `route` (the method's, nil when unknown).
-    private func prepare(_ request: RPCEnvelope, route: RPCRouter.Route?) -> Preparation {
+    fileprivate func prepare(_ request: RPCEnvelope, route: RPCRouter.Route?) -> Preparation {
         guard let route else {
             return .answered(
                 .response(callID: request.callID, error: RPCError(.unimplemented, "unknown method \(request.method)"))
@@ -381,7 +388,7 @@ public final class RPCServer: Service {
 
     /// The response envelope for a handler's outcome: its message, or its
     /// error as a status (an unexpected error is INTERNAL, without detail).
-    private static func response(
+    fileprivate static func response(
         to request: RPCEnvelope,
         route: RPCRouter.Route,
         context: RPCContext,
@@ -473,13 +480,21 @@ public final class RPCServer: Service {
 
 /// Decodes each frame into a request envelope. A call to an immediate method
 /// (``RPCRouter/register(_:immediate:)``) is answered right here on the event
-/// loop, and its answer flushed with the others of the same read; every other
-/// request goes on to the connection's task. A frame that is not a request
-/// envelope fails the connection.
+/// loop, and its answer flushed with the others of the same read. A call to a
+/// future method (``RPCRouter/register(_:future:)``) starts here and is
+/// answered here when its future completes. Every other request goes on to
+/// the connection's task. A frame that is not a request envelope fails the
+/// connection.
 final class RPCServerCallHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = RPCEnvelope
     typealias OutboundOut = ByteBuffer
+
+    /// A started future call: answered once, by its future or its deadline.
+    private final class PendingCall {
+        var answered = false
+        var deadline: Scheduled<Void>?
+    }
 
     private let server: RPCServer
     /// Immediate calls answered (written) but not yet flushed. They count as
@@ -488,6 +503,15 @@ final class RPCServerCallHandler: ChannelInboundHandler {
     /// event loop, which cannot run between a read and its flush. (The
     /// connection may even get here before its task has registered it.)
     private var unflushed = 0
+    /// Answers written outside a read (refusals, future calls' answers) and
+    /// not yet flushed.
+    private var needsFlush = false
+    /// Future calls answered but not yet flushed. They count on the
+    /// connection too: a drain waits for them, and closes the connection
+    /// only after their answers are flushed.
+    private var futureUnflushed = 0
+    private var flushScheduled = false
+    private var active = true
     private var failed = false
 
     init(server: RPCServer) {
@@ -507,18 +531,91 @@ final class RPCServerCallHandler: ChannelInboundHandler {
             context.fireErrorCaught(error)
             return
         }
-        guard let (route, handler) = server.immediateRoute(for: request.method) else {
+        switch server.route(for: request.method)?.handler {
+        case .immediate(let handler):
+            answerImmediately(request, handler: handler, context: context)
+        case .future(let handler):
+            start(request, handler: handler, context: context)
+        case .task, nil:
             context.fireChannelRead(wrapInboundOut(request))
-            return
         }
+    }
+
+    private func answerImmediately(
+        _ request: RPCEnvelope,
+        handler: @escaping RPCImmediateHandler,
+        context: ChannelHandlerContext
+    ) {
         let answer: RPCEnvelope
         if server.beginImmediateCall() {
             unflushed += 1
-            answer = server.answerImmediately(request, route: route, handler: handler)
+            answer = server.answerImmediately(request, route: server.route(for: request.method)!, handler: handler)
         } else {
             answer = .response(callID: request.callID, error: .unavailable("server is shutting down"))
+            needsFlush = true
         }
         context.write(wrapOutboundOut(server.encode(answer, allocator: context.channel.allocator)), promise: nil)
+    }
+
+    /// Starts a future call; its answer is written when the future (or the
+    /// deadline) comes, and flushed with the others of that event-loop turn.
+    private func start(_ request: RPCEnvelope, handler: @escaping RPCFutureHandler, context: ChannelHandlerContext) {
+        let connection = ObjectIdentifier(context.channel)
+        guard server.beginCall(on: connection, channel: context.channel) else {
+            let refusal = RPCEnvelope.response(callID: request.callID, error: .unavailable("server is shutting down"))
+            context.write(wrapOutboundOut(server.encode(refusal, allocator: context.channel.allocator)), promise: nil)
+            needsFlush = true
+            return
+        }
+        let started = ContinuousClock.now
+        let route: RPCRouter.Route
+        let message: ProtoMessage
+        let callContext: RPCContext
+        switch server.prepare(request, route: server.route(for: request.method)) {
+        case .answered(let answer):
+            server.record(request, answer, since: started)
+            write(answer, context: context)
+            return
+        case .call(let preparedRoute, let preparedMessage, let preparedContext):
+            (route, message, callContext) = (preparedRoute, preparedMessage, preparedContext)
+        }
+        let call = PendingCall()
+        let finish = { (outcome: Result<ProtoMessage, any Error>) in
+            guard !call.answered else { return }
+            call.answered = true
+            call.deadline?.cancel()
+            let answer = RPCServer.response(to: request, route: route, context: callContext, outcome: outcome)
+            self.server.record(request, answer, since: started)
+            self.write(answer, context: context)
+        }
+        let loop = context.eventLoop.assumeIsolated()
+        if let deadline = callContext.deadline {
+            let remaining = deadline - .now
+            guard remaining > .zero else {
+                finish(.failure(RPCError(.deadlineExceeded, "deadline exceeded before the call started")))
+                return
+            }
+            call.deadline = loop.scheduleTask(in: .nanoseconds(remaining.nanoseconds)) {
+                finish(.failure(RPCError(.deadlineExceeded, "deadline exceeded")))
+            }
+        }
+        handler(message, callContext, context.eventLoop).hop(to: context.eventLoop).assumeIsolated()
+            .whenComplete(finish)
+    }
+
+    /// Writes a future call's answer; one flush per event-loop turn covers
+    /// every answer written in it.
+    private func write(_ answer: RPCEnvelope, context: ChannelHandlerContext) {
+        futureUnflushed += 1
+        if active {
+            context.write(wrapOutboundOut(server.encode(answer, allocator: context.channel.allocator)), promise: nil)
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            self.flushAnswers(context: context)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -528,14 +625,17 @@ final class RPCServerCallHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         flushAnswers(context: context)
+        active = false
         context.fireChannelInactive()
     }
 
     private func flushAnswers(context: ChannelHandlerContext) {
-        guard unflushed > 0 else { return }
-        let answered = unflushed
-        unflushed = 0
-        context.flush()
-        server.endImmediateCalls(answered)
+        guard unflushed > 0 || futureUnflushed > 0 || needsFlush else { return }
+        let (immediate, future) = (unflushed, futureUnflushed)
+        (unflushed, futureUnflushed, needsFlush) = (0, 0, false)
+        if active { context.flush() }
+        if immediate > 0 { server.endImmediateCalls(immediate) }
+        // After the flush: ending the last call of a draining connection closes it.
+        if future > 0 { server.endCall(on: ObjectIdentifier(context.channel), count: future) }
     }
 }

@@ -12,9 +12,14 @@ protocol StorageEngine: Sendable {
     func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord
 
     // Sends
-    /// Stores a delivery, or returns the existing one with the same idempotency
-    /// key on the account (`created` false).
-    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool)
+    /// Stores a delivery, or finds the existing one with the same idempotency
+    /// key on the account (`created` false), and calls `completion` once that
+    /// is durable, on a thread of the engine's: the completion must only hand
+    /// the result on. (The send RPC answers from it without a task per call.)
+    func insert(
+        _ delivery: NewDelivery,
+        completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
+    )
 
     // Lookups (scoped to the tenant; another tenant's id is `notFound`)
     // `delivery` and `deliveries` read O(1) index entries and answer without
@@ -37,4 +42,13 @@ protocol StorageEngine: Sendable {
     func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord
+}
+
+extension StorageEngine {
+    /// ``insert(_:completion:)``, awaited.
+    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
+        try await withUnsafeThrowingContinuation { continuation in
+            insert(delivery) { continuation.resume(with: $0) }
+        }
+    }
 }

@@ -36,26 +36,31 @@ final class GroupCommit: Sendable {
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let box = ResultBox<T>()
-            let job = Job(
-                run: { db in box.value = try body(db) },
-                finish: { result in
-                    switch result {
-                    case .success: continuation.resume(returning: box.value!)
-                    case .failure(let error): continuation.resume(throwing: error)
-                    }
-                }
-            )
-            let becomeCommitter = state.withLockedValue { state in
-                state.pending.append(job)
-                if state.committing { return false }
-                state.committing = true
-                return true
-            }
-            if becomeCommitter {
-                pool.asyncWriteWithoutTransaction { db in self.commitPending(db) }
-            }
+        try await withUnsafeThrowingContinuation { continuation in
+            write(body) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Runs `body` in the next group commit and calls `completion` once that
+    /// commit is durable (or failed), on the writer's thread: the completion
+    /// must only hand the result on.
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        let box = ResultBox<T>()
+        let job = Job(
+            run: { db in box.value = try body(db) },
+            finish: { result in completion(result.map { box.value! }) }
+        )
+        let becomeCommitter = state.withLockedValue { state in
+            state.pending.append(job)
+            if state.committing { return false }
+            state.committing = true
+            return true
+        }
+        if becomeCommitter {
+            pool.asyncWriteWithoutTransaction { db in self.commitPending(db) }
         }
     }
 

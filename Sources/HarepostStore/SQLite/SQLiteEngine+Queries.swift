@@ -63,14 +63,18 @@ extension SQLiteEngine {
 
     // MARK: Sends
 
-    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
+    func insert(
+        _ delivery: NewDelivery,
+        completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
+    ) {
         let linkKey = DestinationLinks.Key(
             accountID: delivery.tenant.accountID,
             environment: delivery.tenant.environment,
             origin: delivery.destinationOrigin
         )
         let known = links[linkKey]
-        let (record, created, ids) = try await commits.write { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
+        let links = self.links
+        commits.write { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
             if let key = delivery.idempotencyKey,
                 let existing = try SQLiteRows.first(
                     db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
@@ -123,10 +127,15 @@ extension SQLiteEngine {
                 requestID: delivery.requestID
             )
             return (record, true, ids)
+        } completion: { result in
+            completion(
+                result.map { record, created, ids in
+                    // Committed: the ids name rows every later transaction sees.
+                    if known == nil, let ids { links.remember(ids, for: linkKey) }
+                    return (record, created)
+                }
+            )
         }
-        // Committed: the ids name rows every later transaction sees.
-        if known == nil, let ids { links.remember(ids, for: linkKey) }
-        return (record, created)
     }
 
     /// The destination of the delivery's origin and its connection, created when missing.

@@ -4,6 +4,7 @@ import HarepostNetworkPolicy
 import HarepostProto
 public import HarepostRPC
 import Logging
+import NIOCore
 import NIOPosix
 
 /// The `harepost.store.v1.Store` service: the source of truth for every delivery.
@@ -55,7 +56,6 @@ public struct StoreService: Sendable {
             ("AddDomain", { try await $0.addDomain($1, $2) }),
             ("VerifyDomain", { try await $0.verifyDomain($1, $2) }),
             ("ListDomains", { try await $0.listDomains($1, $2) }),
-            ("Send", { try await $0.send($1, $2) }),
             ("RetryDelivery", { try await $0.retryDelivery($1, $2) }),
             ("ListDeliveryAttempts", { try await $0.listDeliveryAttempts($1, $2) }),
             ("ClaimDue", { try await $0.claimDue($1, $2) }),
@@ -87,6 +87,16 @@ public struct StoreService: Sendable {
                 }
             )
         }
+        // Sends: validated on the event loop, answered from the group commit.
+        try router.register(
+            "harepost.store.v1.Store/Send",
+            future: { request, context, eventLoop in
+                send(request, context, on: eventLoop).flatMapErrorThrowing { error in
+                    if let error = error as? StorageError { throw Self.status(of: error) }
+                    throw error
+                }
+            }
+        )
         return router
     }
 
@@ -211,50 +221,75 @@ public struct StoreService: Sendable {
 
     // MARK: Send
 
-    func send(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        let tenant = try tenant(context)
-        let target = try SendValidation.target(request.string("target") ?? "", allowHTTP: configuration.allowHTTP)
-        let method = try SendValidation.method(request)
-        let (headers, body) = try SendValidation.headersAndBody(request, method: method)
-        let idempotencyKey = try SendValidation.idempotencyKey(request)
-        try await checkTargetAddress(target)
-        try await checkDomainVerified(target, accountID: tenant.accountID)
-        let metadataJSON = request.message("metadata").map {
-            String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self)
+    /// Validates the send on the connection's event loop, runs the address and
+    /// domain checks when they apply (they may wait: DNS, a read), and answers
+    /// from the group commit's completion: no task per send when no check
+    /// applies.
+    func send(_ request: ProtoMessage, _ context: RPCContext, on eventLoop: any EventLoop) -> EventLoopFuture<
+        ProtoMessage
+    > {
+        let delivery: NewDelivery
+        let target: SendValidation.Target
+        do {
+            let tenant = try tenant(context)
+            target = try SendValidation.target(request.string("target") ?? "", allowHTTP: configuration.allowHTTP)
+            let method = try SendValidation.method(request)
+            let (headers, body) = try SendValidation.headersAndBody(request, method: method)
+            delivery = NewDelivery(
+                queueID: StoreIdentifiers.timeOrdered("hr"),
+                tenant: tenant,
+                target: target.url,
+                method: method,
+                headers: headers,
+                body: body,
+                metadataJSON: request.message("metadata").map {
+                    String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self)
+                },
+                sign: request.bool("sign") ?? false,
+                idempotencyKey: try SendValidation.idempotencyKey(request),
+                policy: SendValidation.resolvePolicy(request.message("delivery")),
+                destinationOrigin: target.origin,
+                destinationName: target.origin,
+                connectionName: target.host,
+                createdAt: now,
+                requestID: context.requestID
+            )
+        } catch {
+            return eventLoop.makeFailedFuture(error)
         }
-        let delivery = NewDelivery(
-            queueID: StoreIdentifiers.timeOrdered("hr"),
-            tenant: tenant,
-            target: target.url,
-            method: method,
-            headers: headers,
-            body: body,
-            metadataJSON: metadataJSON,
-            sign: request.bool("sign") ?? false,
-            idempotencyKey: idempotencyKey,
-            policy: SendValidation.resolvePolicy(request.message("delivery")),
-            destinationOrigin: target.origin,
-            destinationName: target.origin,
-            connectionName: target.host,
-            createdAt: now,
-            requestID: context.requestID
-        )
-        let (record, created) = try await engine.insert(delivery)
-        if created {
-            due.notify()
-            if context.logLevel <= .debug {
-                context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+        let checked: EventLoopFuture<Void>
+        if configuration.allowPrivateTargets && configuration.trustAllDomains {
+            checked = eventLoop.makeSucceededVoidFuture()
+        } else {
+            checked = eventLoop.makeFutureWithTask {
+                try await checkTargetAddress(target)
+                try await checkDomainVerified(target, accountID: delivery.tenant.accountID)
             }
         }
-        var response = try ProtoMessage(
-            "harepost.store.v1.SendResponse",
-            [
-                "queue_id": .string(record.queueID), "created_at": .timestamp(unixMilliseconds: record.createdAt),
-                "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
-            ]
-        )
-        try response.set("status", enumName: record.status)
-        return response
+        let engine = self.engine
+        let due = self.due
+        return checked.flatMap { () -> EventLoopFuture<(record: DeliveryRecord, created: Bool)> in
+            let inserted = eventLoop.makePromise(of: (record: DeliveryRecord, created: Bool).self)
+            engine.insert(delivery) { inserted.completeWith($0) }
+            return inserted.futureResult
+        }.flatMapThrowing { record, created in
+            if created {
+                due.notify()
+                if context.logLevel <= .debug {
+                    context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+                }
+            }
+            var response = try ProtoMessage(
+                "harepost.store.v1.SendResponse",
+                [
+                    "queue_id": .string(record.queueID),
+                    "created_at": .timestamp(unixMilliseconds: record.createdAt),
+                    "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
+                ]
+            )
+            try response.set("status", enumName: record.status)
+            return response
+        }
     }
 
     /// Refuses targets that are, or resolve to, internal addresses.
