@@ -1,4 +1,5 @@
 import HarepostProto
+import NIOCore
 
 /// Where the store keeps its data. The service talks only to this protocol, so
 /// another engine (PostgreSQL, for many stores sharing one database) can follow
@@ -14,10 +15,12 @@ protocol StorageEngine: Sendable {
     // Sends
     /// Stores a delivery, or finds the existing one with the same idempotency
     /// key on the account (`created` false), and calls `completion` once that
-    /// is durable, on a thread of the engine's: the completion must only hand
-    /// the result on. (The send RPC answers from it without a task per call.)
+    /// is durable: on `eventLoop` when given, else on a thread of the
+    /// engine's, where the completion must only hand the result on. (The send
+    /// RPC answers from it without a task per call.)
     func insert(
         _ delivery: NewDelivery,
+        on eventLoop: (any EventLoop)?,
         completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
     )
 
@@ -48,7 +51,7 @@ extension StorageEngine {
     /// ``insert(_:completion:)``, awaited.
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         try await withUnsafeThrowingContinuation { continuation in
-            insert(delivery) { continuation.resume(with: $0) }
+            insert(delivery, on: nil) { continuation.resume(with: $0) }
         }
     }
 }

@@ -1,18 +1,27 @@
 import GRDB
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Commits many concurrent writes in one SQLite transaction, so they share one
 /// sync to disk.
 ///
 /// The first caller that finds no commit under way becomes the committer: on
-/// GRDB's writer queue it takes every pending job, runs each in its own
-/// savepoint (a failing job rolls back alone), commits once, answers all of
-/// them, and repeats while jobs arrived meanwhile. Callers are answered only
-/// after the commit that holds their change is durable.
+/// GRDB's writer queue it takes every pending job, runs them all in one
+/// transaction, commits once, answers all of them, and repeats while jobs
+/// arrived meanwhile. Callers are answered only after the commit that holds
+/// their change is durable.
+///
+/// A failing job fails alone. The jobs first run without savepoints (a
+/// savepoint per job cost about a tenth of the writer's time,
+/// docs/benchmarks.md); when one throws, the transaction rolls back and the
+/// batch runs again with a savepoint per job. A job may therefore run twice:
+/// it must do nothing but its database work.
 final class GroupCommit: Sendable {
-    private struct Job {
+    private struct Job: Sendable {
         let run: @Sendable (Database) throws -> Void
         let finish: @Sendable (Result<Void, any Error>) -> Void
+        /// Where `finish` runs; nil: on the writer's thread.
+        let eventLoop: (any EventLoop)?
     }
 
     private struct State {
@@ -20,6 +29,7 @@ final class GroupCommit: Sendable {
         var committing = false
         var transactions = 0
         var writes = 0
+        var retriedBatches = 0
     }
 
     private let pool: DatabasePool
@@ -29,29 +39,33 @@ final class GroupCommit: Sendable {
         self.pool = pool
     }
 
-    /// Transactions committed and writes they carried, since start: how well
-    /// writes are grouped (writes / transactions).
-    var statistics: (transactions: Int, writes: Int) {
-        state.withLockedValue { ($0.transactions, $0.writes) }
+    /// Transactions committed, writes they carried (writes / transactions:
+    /// how well writes are grouped), and batches run again with savepoints
+    /// because a job failed, since start.
+    var statistics: (transactions: Int, writes: Int, retriedBatches: Int) {
+        state.withLockedValue { ($0.transactions, $0.writes, $0.retriedBatches) }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withUnsafeThrowingContinuation { continuation in
-            write(body) { continuation.resume(with: $0) }
+            write(body, on: nil) { continuation.resume(with: $0) }
         }
     }
 
     /// Runs `body` in the next group commit and calls `completion` once that
-    /// commit is durable (or failed), on the writer's thread: the completion
-    /// must only hand the result on.
+    /// commit is durable (or failed): on `eventLoop` when given, where the
+    /// completions of one commit run together in one task; otherwise on the
+    /// writer's thread, where the completion must only hand the result on.
     func write<T: Sendable>(
         _ body: @escaping @Sendable (Database) throws -> T,
+        on eventLoop: (any EventLoop)?,
         completion: @escaping @Sendable (Result<T, any Error>) -> Void
     ) {
         let box = ResultBox<T>()
         let job = Job(
             run: { db in box.value = try body(db) },
-            finish: { result in completion(result.map { box.value! }) }
+            finish: { result in completion(result.map { box.value! }) },
+            eventLoop: eventLoop
         )
         let becomeCommitter = state.withLockedValue { state in
             state.pending.append(job)
@@ -72,36 +86,76 @@ final class GroupCommit: Sendable {
                 return state.pending
             }
             if batch.isEmpty { return }
-            var outcomes = [Result<Void, any Error>](repeating: .success(()), count: batch.count)
+            let outcomes: [Result<Void, any Error>]
             do {
-                try db.inTransaction {
-                    for (index, job) in batch.enumerated() {
-                        try db.inSavepoint {
-                            do {
-                                try job.run(db)
-                                return .commit
-                            } catch {
-                                outcomes[index] = .failure(error)
-                                return .rollback
-                            }
-                        }
-                    }
-                    return .commit
-                }
-                state.withLockedValue { state in
-                    state.transactions += 1
-                    state.writes += batch.count
-                }
+                outcomes = try commit(batch, db)
             } catch {
                 outcomes = Array(repeating: .failure(error), count: batch.count)
             }
-            for (job, outcome) in zip(batch, outcomes) { job.finish(outcome) }
+            Self.finish(batch, outcomes)
+        }
+    }
+
+    /// Runs the batch in one transaction and commits it; the outcome of each job.
+    private func commit(_ batch: [Job], _ db: Database) throws -> [Result<Void, any Error>] {
+        var failed = false
+        try db.inTransaction {
+            for job in batch {
+                do {
+                    try job.run(db)
+                } catch {
+                    failed = true
+                    return .rollback
+                }
+            }
+            return .commit
+        }
+        var outcomes = [Result<Void, any Error>](repeating: .success(()), count: batch.count)
+        if failed {
+            try db.inTransaction {
+                for (index, job) in batch.enumerated() {
+                    try db.inSavepoint {
+                        do {
+                            try job.run(db)
+                            return .commit
+                        } catch {
+                            outcomes[index] = .failure(error)
+                            return .rollback
+                        }
+                    }
+                }
+                return .commit
+            }
+        }
+        state.withLockedValue { state in
+            state.transactions += 1
+            state.writes += batch.count
+            if failed { state.retriedBatches += 1 }
+        }
+        return outcomes
+    }
+
+    /// Answers each job: those of one event loop in one task there, the
+    /// others here.
+    private static func finish(_ batch: [Job], _ outcomes: [Result<Void, any Error>]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, jobs: [(Job, Result<Void, any Error>)])] = [:]
+        for (job, outcome) in zip(batch, outcomes) {
+            guard let loop = job.eventLoop else {
+                job.finish(outcome)
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].jobs.append((job, outcome))
+        }
+        for (loop, jobs) in byLoop.values {
+            loop.execute {
+                for (job, outcome) in jobs { job.finish(outcome) }
+            }
         }
     }
 }
 
-/// Carries a job's value from the writer queue to its caller; written once before
-/// the commit, read once after it.
+/// Carries a job's value from the writer queue to its caller; written before
+/// the commit (again if the batch runs again), read once after it.
 private final class ResultBox<T>: @unchecked Sendable {
     var value: T?
 }

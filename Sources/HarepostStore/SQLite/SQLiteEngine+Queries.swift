@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HarepostProto
+import NIOCore
 
 extension SQLiteEngine {
     // MARK: Domains
@@ -65,6 +66,7 @@ extension SQLiteEngine {
 
     func insert(
         _ delivery: NewDelivery,
+        on eventLoop: (any EventLoop)?,
         completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
     ) {
         let linkKey = DestinationLinks.Key(
@@ -74,60 +76,63 @@ extension SQLiteEngine {
         )
         let known = links[linkKey]
         let links = self.links
-        commits.write { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
-            if let key = delivery.idempotencyKey,
-                let existing = try SQLiteRows.first(
-                    db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
-                    arguments: [delivery.tenant.accountID, key],
-                    SQLiteRows.delivery
+        commits.write(
+            { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
+                if let key = delivery.idempotencyKey,
+                    let existing = try SQLiteRows.first(
+                        db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
+                        arguments: [delivery.tenant.accountID, key],
+                        SQLiteRows.delivery
+                    )
+                {
+                    return (existing, false, nil)
+                }
+                let tenant = delivery.tenant
+                let ids = try known ?? Self.links(of: delivery, db)
+                let headers = HeaderJSON.encode(delivery.headers)
+                let policy = delivery.policy
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO deliveries (
+                            id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
+                            max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
+                            connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger,
+                            request_id
+                        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial', ?)
+                        """
+                ).execute(arguments: [
+                    delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
+                    Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
+                    policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
+                    policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, ids.connectionID,
+                    ids.destinationID,
+                    delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
+                ]
                 )
-            {
-                return (existing, false, nil)
-            }
-            let tenant = delivery.tenant
-            let ids = try known ?? Self.links(of: delivery, db)
-            let headers = HeaderJSON.encode(delivery.headers)
-            let policy = delivery.policy
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO deliveries (
-                        id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
-                        max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-                        connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger,
-                        request_id
-                    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial', ?)
-                    """
-            ).execute(arguments: [
-                delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
-                Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
-                policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
-                policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, ids.connectionID,
-                ids.destinationID,
-                delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
-            ]
-            )
-            // The row just written, without reading it back.
-            let record = DeliveryRecord(
-                seq: db.lastInsertedRowID,
-                queueID: delivery.queueID,
-                tenant: tenant,
-                target: delivery.target,
-                method: delivery.method,
-                headersJSON: headers,
-                body: delivery.body,
-                sign: delivery.sign,
-                idempotencyKey: delivery.idempotencyKey,
-                policy: policy,
-                status: "queued",
-                attempts: 0,
-                lastStatus: nil,
-                createdAt: delivery.createdAt,
-                updatedAt: delivery.createdAt,
-                nextTrigger: "initial",
-                requestID: delivery.requestID
-            )
-            return (record, true, ids)
-        } completion: { result in
+                // The row just written, without reading it back.
+                let record = DeliveryRecord(
+                    seq: db.lastInsertedRowID,
+                    queueID: delivery.queueID,
+                    tenant: tenant,
+                    target: delivery.target,
+                    method: delivery.method,
+                    headersJSON: headers,
+                    body: delivery.body,
+                    sign: delivery.sign,
+                    idempotencyKey: delivery.idempotencyKey,
+                    policy: policy,
+                    status: "queued",
+                    attempts: 0,
+                    lastStatus: nil,
+                    createdAt: delivery.createdAt,
+                    updatedAt: delivery.createdAt,
+                    nextTrigger: "initial",
+                    requestID: delivery.requestID
+                )
+                return (record, true, ids)
+            },
+            on: eventLoop
+        ) { result in
             completion(
                 result.map { record, created, ids in
                     // Committed: the ids name rows every later transaction sees.

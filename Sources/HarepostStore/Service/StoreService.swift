@@ -270,7 +270,7 @@ public struct StoreService: Sendable {
         let due = self.due
         return checked.flatMap { () -> EventLoopFuture<(record: DeliveryRecord, created: Bool)> in
             let inserted = eventLoop.makePromise(of: (record: DeliveryRecord, created: Bool).self)
-            engine.insert(delivery) { inserted.completeWith($0) }
+            engine.insert(delivery, on: eventLoop) { inserted.completeWith($0) }
             return inserted.futureResult
         }.flatMapThrowing { record, created in
             if created {
