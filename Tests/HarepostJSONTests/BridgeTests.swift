@@ -68,6 +68,24 @@ struct BridgeTests {
         #expect(decodeError(#"{"target": "x",}"#, as: send)?.reason.hasPrefix("invalid JSON at byte 15") == true)
     }
 
+    /// Paths through arrays name the element, and go on through the
+    /// element's fields (a well-known type inside an element included).
+    @Test func namesTheElementOfAnArrayThatDoesNotFit() {
+        let page = MessageDescriptor.named("harepost.store.v1.ListDeliveriesResponse")!
+        #expect(
+            decodeError(#"{"data": [{"queue_id": "a"}, {"attempts": "two"}]}"#, as: page)
+                == JSONBridgeError(field: "data[1].attempts", reason: "expected a 32-bit integer, got a string")
+        )
+        #expect(
+            decodeError(#"{"data": [{}, {}, {"created_at": "yesterday"}]}"#, as: page)?.field == "data[2].created_at"
+        )
+        #expect(
+            decodeError(#"{"data": [5]}"#, as: page)
+                == JSONBridgeError(field: "data[0]", reason: "expected an object, got a number")
+        )
+        #expect(decodeError(#"{"data": {}}"#, as: page)?.field == "data")
+    }
+
     @Test func nullLeavesAFieldUnset() throws {
         let message = try ProtoJSON.decode(
             Array(#"{"target": "https://x.test", "idempotency_key": null}"#.utf8),

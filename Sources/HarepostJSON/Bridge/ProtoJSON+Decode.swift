@@ -21,7 +21,7 @@ extension ProtoJSON {
     public static func decode(_ json: JSONValue, as descriptor: MessageDescriptor) throws(JSONBridgeError)
         -> ProtoMessage
     {
-        try decodeMessage(json, as: descriptor, path: "")
+        try decodeMessage(json, as: descriptor)
     }
 
     /// Merges the members of a JSON object into `message` (the gateway binds a
@@ -30,95 +30,108 @@ extension ProtoJSON {
         guard case .object(let members) = json else {
             throw JSONBridgeError(field: "", reason: "expected a JSON object, got \(json.typeName)")
         }
+        try merge(members, into: &message)
+    }
+
+    // The decoders below name the failing field relative to the value they
+    // decode; each level prefixes its key on the way out (``JSONBridgeError/under(_:)``),
+    // so a path string is built only for an error.
+
+    private static func merge(_ members: [(key: String, value: JSONValue)], into message: inout ProtoMessage)
+        throws(JSONBridgeError)
+    {
         for (key, value) in members {
             guard let field = message.descriptor.field(named: key) else {
                 throw JSONBridgeError(field: key, reason: "unknown field")
             }
-            try decode(value, into: &message, field: field, path: key)
+            do {
+                try decode(value, into: &message, field: field)
+            } catch {
+                throw error.under(key)
+            }
         }
     }
 
-    static func decodeMessage(_ json: JSONValue, as descriptor: MessageDescriptor, path: String) throws(JSONBridgeError)
+    static func decodeMessage(_ json: JSONValue, as descriptor: MessageDescriptor) throws(JSONBridgeError)
         -> ProtoMessage
     {
-        if let special = try decodeWellKnown(json, as: descriptor, path: path) { return special }
+        if let wellKnown = descriptor.wellKnownType { return try decodeWellKnown(json, as: wellKnown, descriptor) }
         guard case .object(let members) = json else {
-            throw JSONBridgeError(field: path, reason: "expected an object, got \(json.typeName)")
+            throw JSONBridgeError(field: "", reason: "expected an object, got \(json.typeName)")
         }
         var message = ProtoMessage(descriptor)
-        for (key, value) in members {
-            let fieldPath = path.isEmpty ? key : "\(path).\(key)"
-            guard let field = descriptor.field(named: key) else {
-                throw JSONBridgeError(field: fieldPath, reason: "unknown field")
-            }
-            try decode(value, into: &message, field: field, path: fieldPath)
-        }
+        try merge(members, into: &message)
         return message
     }
 
-    static func decode(_ json: JSONValue, into message: inout ProtoMessage, field: FieldDescriptor, path: String)
+    static func decode(_ json: JSONValue, into message: inout ProtoMessage, field: FieldDescriptor)
         throws(JSONBridgeError)
     {
-        if json == .null, field.messageType?.fullName != "google.protobuf.Value" {
+        if json == .null, field.messageType?.wellKnownType != .value {
             message.clear(field)
             return
         }
         do {
             if field.isMap {
                 guard case .object(let members) = json, let entryType = field.messageType else {
-                    throw JSONBridgeError(field: path, reason: "expected an object, got \(json.typeName)")
+                    throw JSONBridgeError(field: "", reason: "expected an object, got \(json.typeName)")
                 }
+                let keyField = entryType.fields[0]
+                let valueField = entryType.fields[1]
                 var entries: [ProtoValue] = []
+                entries.reserveCapacity(members.count)
                 for (key, value) in members {
                     var entry = ProtoMessage(entryType)
-                    let keyField = entryType.fields[0]
-                    let valueField = entryType.fields[1]
-                    try entry.set(keyField, try decodeText(key, for: keyField, path: "\(path).\(key)"))
-                    try entry.set(valueField, try decodeValue(value, for: valueField, path: "\(path).\(key)"))
+                    do {
+                        try entry.set(keyField, try decodeText(key, for: keyField, path: ""))
+                        try entry.set(valueField, try decodeValue(value, for: valueField))
+                    } catch let error as JSONBridgeError {
+                        throw error.under(key)
+                    }
                     entries.append(.message(entry))
                 }
                 try message.set(field, values: entries)
             } else if field.isRepeated {
                 guard case .array(let elements) = json else {
-                    throw JSONBridgeError(field: path, reason: "expected an array, got \(json.typeName)")
+                    throw JSONBridgeError(field: "", reason: "expected an array, got \(json.typeName)")
                 }
                 var values: [ProtoValue] = []
                 values.reserveCapacity(elements.count)
                 for (index, element) in elements.enumerated() {
-                    values.append(try decodeValue(element, for: field, path: "\(path)[\(index)]"))
+                    do {
+                        values.append(try decodeValue(element, for: field))
+                    } catch {
+                        throw error.under(index: index)
+                    }
                 }
                 try message.set(field, values: values)
             } else {
-                try message.set(field, try decodeValue(json, for: field, path: path))
+                try message.set(field, try decodeValue(json, for: field))
             }
         } catch let error as JSONBridgeError {
             throw error
         } catch {
             // decodeValue only produces values that fit the field.
-            throw JSONBridgeError(field: path, reason: "\(error)")
+            throw JSONBridgeError(field: "", reason: "\(error)")
         }
     }
 
-    static func decodeValue(_ json: JSONValue, for field: FieldDescriptor, path: String) throws(JSONBridgeError)
-        -> ProtoValue
-    {
+    static func decodeValue(_ json: JSONValue, for field: FieldDescriptor) throws(JSONBridgeError) -> ProtoValue {
         func mismatch() -> JSONBridgeError {
-            JSONBridgeError(field: path, reason: "expected \(field.kind.displayName), got \(json.typeName)")
+            JSONBridgeError(field: "", reason: "expected \(field.kind.displayName), got \(json.typeName)")
         }
         switch field.kind {
         case .int32, .sint32, .sfixed32:
-            guard let value = integer(json, in: Int64(Int32.min)...Int64(Int32.max), path: path) else {
-                throw mismatch()
-            }
+            guard let value = integer(json, in: Int64(Int32.min)...Int64(Int32.max)) else { throw mismatch() }
             return .int32(Int32(value))
         case .int64, .sint64, .sfixed64:
-            guard let value = integer(json, in: Int64.min...Int64.max, path: path) else { throw mismatch() }
+            guard let value = integer(json, in: Int64.min...Int64.max) else { throw mismatch() }
             return .int64(value)
         case .uint32, .fixed32:
-            guard let value = integer(json, in: 0...Int64(UInt32.max), path: path) else { throw mismatch() }
+            guard let value = integer(json, in: 0...Int64(UInt32.max)) else { throw mismatch() }
             return .uint32(UInt32(value))
         case .uint64, .fixed64:
-            guard let value = integer(json, in: 0...Int64.max, path: path) else { throw mismatch() }
+            guard let value = integer(json, in: 0...Int64.max) else { throw mismatch() }
             return .uint64(UInt64(value))
         case .float, .double:
             let number: Double
@@ -137,15 +150,15 @@ extension ProtoJSON {
         case .bytes:
             guard case .string(let value) = json else { throw mismatch() }
             guard let data = Data(base64Encoded: value) else {
-                throw JSONBridgeError(field: path, reason: "expected base64-encoded bytes")
+                throw JSONBridgeError(field: "", reason: "expected base64-encoded bytes")
             }
             return .bytes(Array(data))
         case .enum:
             guard case .string(let name) = json else { throw mismatch() }
-            return try enumValue(name, for: field, path: path)
+            return try enumValue(name, for: field, path: "")
         case .message:
             guard let type = field.messageType else { throw mismatch() }
-            return .message(try decodeMessage(json, as: type, path: path))
+            return .message(try decodeMessage(json, as: type))
         }
     }
 
@@ -156,8 +169,8 @@ extension ProtoJSON {
             throw JSONBridgeError(field: path, reason: "expected an enum value")
         }
         // An `…_UNSPECIFIED` value means "not given"; it is never a choice.
-        let choices = type.values.filter { !$0.name.hasSuffix("_UNSPECIFIED") }
         guard let value = type.value(jsonName: name), !value.name.hasSuffix("_UNSPECIFIED") else {
+            let choices = type.values.filter { !$0.name.hasSuffix("_UNSPECIFIED") }
             let list = choices.map { "\"\($0.jsonName)\"" }.joined(separator: ", ")
             throw JSONBridgeError(field: path, reason: "must be one of \(list)")
         }
@@ -165,7 +178,7 @@ extension ProtoJSON {
     }
 
     /// A JSON number that is a whole number within `range`, or `nil` for another type.
-    private static func integer(_ json: JSONValue, in range: ClosedRange<Int64>, path: String) -> Int64? {
+    private static func integer(_ json: JSONValue, in range: ClosedRange<Int64>) -> Int64? {
         switch json {
         case .integer(let value): return range.contains(value) ? value : nil
         case .double(let value):
@@ -175,74 +188,138 @@ extension ProtoJSON {
         }
     }
 
-    private static func decodeWellKnown(_ json: JSONValue, as descriptor: MessageDescriptor, path: String)
-        throws(JSONBridgeError) -> ProtoMessage?
+    private static func decodeWellKnown(_ json: JSONValue, as type: WellKnownType, _ descriptor: MessageDescriptor)
+        throws(JSONBridgeError) -> ProtoMessage
     {
-        do {
-            switch descriptor.fullName {
-            case "google.protobuf.Timestamp":
-                guard case .string(let text) = json, let (seconds, nanos) = RFC3339.parse(text) else {
-                    throw JSONBridgeError(
-                        field: path,
-                        reason: "expected an RFC 3339 timestamp such as \"2026-06-10T14:22:10Z\""
-                    )
-                }
-                return ProtoMessage.timestamp(seconds: seconds, nanos: nanos)
-            case "google.protobuf.Struct":
-                guard case .object(let members) = json else {
-                    throw JSONBridgeError(field: path, reason: "expected an object, got \(json.typeName)")
-                }
-                var message = ProtoMessage(descriptor)
-                let entryType = descriptor.fields[0].messageType!
-                var entries: [ProtoValue] = []
-                for (key, value) in members {
-                    var entry = ProtoMessage(entryType)
-                    try entry.set("key", .string(key))
-                    try entry.set("value", .message(try jsonValueMessage(value, path: "\(path).\(key)")))
-                    entries.append(.message(entry))
-                }
-                try message.set("fields", values: entries)
-                return message
-            case "google.protobuf.ListValue":
-                guard case .array(let elements) = json else {
-                    throw JSONBridgeError(field: path, reason: "expected an array, got \(json.typeName)")
-                }
-                var message = ProtoMessage(descriptor)
-                var values: [ProtoValue] = []
-                for (index, element) in elements.enumerated() {
-                    values.append(.message(try jsonValueMessage(element, path: "\(path)[\(index)]")))
-                }
-                try message.set("values", values: values)
-                return message
-            case "google.protobuf.Value":
-                return try jsonValueMessage(json, path: path)
-            default:
-                return nil
+        switch type {
+        case .timestamp:
+            guard case .string(let text) = json, let (seconds, nanos) = RFC3339.parse(text) else {
+                throw JSONBridgeError(
+                    field: "",
+                    reason: "expected an RFC 3339 timestamp such as \"2026-06-10T14:22:10Z\""
+                )
             }
-        } catch let error as JSONBridgeError {
-            throw error
-        } catch {
-            throw JSONBridgeError(field: path, reason: "\(error)")
+            return ProtoMessage.timestamp(seconds: seconds, nanos: nanos)
+        case .struct:
+            guard case .object(let members) = json else {
+                throw JSONBridgeError(field: "", reason: "expected an object, got \(json.typeName)")
+            }
+            return try structMessage(members)
+        case .listValue:
+            guard case .array(let elements) = json else {
+                throw JSONBridgeError(field: "", reason: "expected an array, got \(json.typeName)")
+            }
+            return try listMessage(elements)
+        case .value:
+            return try valueMessage(json)
         }
     }
 
+    private static func structMessage(_ members: [(key: String, value: JSONValue)]) throws(JSONBridgeError)
+        -> ProtoMessage
+    {
+        let types = WellKnownFields.shared
+        var entries: [ProtoValue] = []
+        entries.reserveCapacity(members.count)
+        for (key, value) in members {
+            var entry = ProtoMessage(types.structEntry)
+            try set(&entry, types.structEntryKey, .string(key))
+            do {
+                try set(&entry, types.structEntryValue, .message(try valueMessage(value)))
+            } catch {
+                throw error.under(key)
+            }
+            entries.append(.message(entry))
+        }
+        var message = ProtoMessage(types.struct)
+        try set(&message, types.structFields, values: entries)
+        return message
+    }
+
+    private static func listMessage(_ elements: [JSONValue]) throws(JSONBridgeError) -> ProtoMessage {
+        let types = WellKnownFields.shared
+        var values: [ProtoValue] = []
+        values.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            do {
+                values.append(.message(try valueMessage(element)))
+            } catch {
+                throw error.under(index: index)
+            }
+        }
+        var message = ProtoMessage(types.listValue)
+        try set(&message, types.listValues, values: values)
+        return message
+    }
+
     /// Any JSON value as a `google.protobuf.Value`.
-    private static func jsonValueMessage(_ json: JSONValue, path: String) throws -> ProtoMessage {
-        var value = try ProtoMessage("google.protobuf.Value")
-        let descriptor = value.descriptor
+    private static func valueMessage(_ json: JSONValue) throws(JSONBridgeError) -> ProtoMessage {
+        let types = WellKnownFields.shared
+        var value = ProtoMessage(types.value)
         switch json {
-        case .null: try value.set("null_value", .enumValue(0))
-        case .bool(let v): try value.set("bool_value", .bool(v))
-        case .integer(let v): try value.set("number_value", .double(Double(v)))
-        case .double(let v): try value.set("number_value", .double(v))
-        case .string(let v): try value.set("string_value", .string(v))
-        case .object:
-            let structType = descriptor.field(named: "struct_value")!.messageType!
-            try value.set("struct_value", .message(try decodeMessage(json, as: structType, path: path)))
-        case .array:
-            let listType = descriptor.field(named: "list_value")!.messageType!
-            try value.set("list_value", .message(try decodeMessage(json, as: listType, path: path)))
+        case .null: try set(&value, types.nullValue, .enumValue(0))
+        case .bool(let v): try set(&value, types.boolValue, .bool(v))
+        case .integer(let v): try set(&value, types.numberValue, .double(Double(v)))
+        case .double(let v): try set(&value, types.numberValue, .double(v))
+        case .string(let v): try set(&value, types.stringValue, .string(v))
+        case .object(let members): try set(&value, types.structValue, .message(try structMessage(members)))
+        case .array(let elements): try set(&value, types.listValueField, .message(try listMessage(elements)))
         }
         return value
+    }
+}
+
+extension ProtoJSON {
+    /// Sets a value the bridge built to fit the field (a mismatch would be a
+    /// bug here, reported as a bridge error rather than a crash).
+    fileprivate static func set(_ message: inout ProtoMessage, _ field: FieldDescriptor, _ value: ProtoValue)
+        throws(JSONBridgeError)
+    {
+        do { try message.set(field, value) } catch { throw JSONBridgeError(field: "", reason: "\(error)") }
+    }
+
+    fileprivate static func set(_ message: inout ProtoMessage, _ field: FieldDescriptor, values: [ProtoValue])
+        throws(JSONBridgeError)
+    {
+        do { try message.set(field, values: values) } catch { throw JSONBridgeError(field: "", reason: "\(error)") }
+    }
+}
+
+/// The descriptors and fields of `Struct`, `ListValue` and `Value`, looked up
+/// once: the bridge builds and reads these for every JSON body.
+struct WellKnownFields: Sendable {
+    static let shared = WellKnownFields()
+
+    let `struct`: MessageDescriptor
+    let structFields: FieldDescriptor
+    let structEntry: MessageDescriptor
+    let structEntryKey: FieldDescriptor
+    let structEntryValue: FieldDescriptor
+    let listValue: MessageDescriptor
+    let listValues: FieldDescriptor
+    let value: MessageDescriptor
+    let nullValue: FieldDescriptor
+    let numberValue: FieldDescriptor
+    let stringValue: FieldDescriptor
+    let boolValue: FieldDescriptor
+    let structValue: FieldDescriptor
+    let listValueField: FieldDescriptor
+
+    private init() {
+        // Every program that links the bridge compiles google/protobuf/struct.proto.
+        `struct` = MessageDescriptor.named(WellKnownType.struct.rawValue)!
+        structFields = `struct`.field(named: "fields")!
+        structEntry = structFields.messageType!
+        structEntryKey = structEntry.field(named: "key")!
+        structEntryValue = structEntry.field(named: "value")!
+        listValue = MessageDescriptor.named(WellKnownType.listValue.rawValue)!
+        listValues = listValue.field(named: "values")!
+        value = MessageDescriptor.named(WellKnownType.value.rawValue)!
+        nullValue = value.field(named: "null_value")!
+        numberValue = value.field(named: "number_value")!
+        stringValue = value.field(named: "string_value")!
+        boolValue = value.field(named: "bool_value")!
+        structValue = value.field(named: "struct_value")!
+        listValueField = value.field(named: "list_value")!
     }
 }

@@ -40,8 +40,12 @@ extension ProtoJSON {
         case .enum:
             return try enumValue(text, for: field, path: path)
         case .bytes, .message:
-            if field.messageType?.fullName == "google.protobuf.Timestamp" {
-                return try decodeValue(.string(text), for: field, path: path)
+            if field.messageType?.wellKnownType == .timestamp {
+                do {
+                    return try decodeValue(.string(text), for: field)
+                } catch {
+                    throw error.under(path)
+                }
             }
             throw JSONBridgeError(field: path, reason: "cannot be given as text")
         }

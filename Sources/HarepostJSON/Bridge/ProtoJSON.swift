@@ -82,30 +82,37 @@ public enum ProtoJSON {
     }
 
     private static func encodeWellKnown(_ message: ProtoMessage) -> JSONValue? {
-        switch message.descriptor.fullName {
-        case "google.protobuf.Timestamp":
+        guard let type = message.descriptor.wellKnownType else { return nil }
+        let types = WellKnownFields.shared
+        switch type {
+        case .timestamp:
             let (seconds, nanos) = message.timestampValue ?? (0, 0)
             return .string(RFC3339.format(seconds: seconds, nanos: nanos))
-        case "google.protobuf.Struct":
-            let fields = message.values("fields").compactMap(\.messageValue)
+        case .struct:
             return .object(
-                fields.map { entry in
-                    (entry.string("key") ?? "", entry.message("value").map(encode) ?? .null)
+                message.values(of: types.structFields).compactMap(\.messageValue).map { entry in
+                    (
+                        entry.value(of: types.structEntryKey)?.stringValue ?? "",
+                        entry.value(of: types.structEntryValue)?.messageValue.map(encode) ?? .null
+                    )
                 }
             )
-        case "google.protobuf.ListValue":
-            return .array(message.values("values").compactMap(\.messageValue).map(encode))
-        case "google.protobuf.Value":
-            if let number = message["number_value"]?.doubleValue {
+        case .listValue:
+            return .array(message.values(of: types.listValues).compactMap(\.messageValue).map(encode))
+        case .value:
+            // A oneof: at most one member is set.
+            if message.isSet(types.numberValue), let number = message.value(of: types.numberValue)?.doubleValue {
                 return Int64(exactly: number).map(JSONValue.integer) ?? .double(number)
             }
-            if let string = message.string("string_value"), message.has("string_value") { return .string(string) }
-            if let bool = message["bool_value"]?.boolValue { return .bool(bool) }
-            if let structValue = message.message("struct_value") { return encode(structValue) }
-            if let listValue = message.message("list_value") { return encode(listValue) }
+            if message.isSet(types.stringValue), let string = message.value(of: types.stringValue)?.stringValue {
+                return .string(string)
+            }
+            if message.isSet(types.boolValue), let bool = message.value(of: types.boolValue)?.boolValue {
+                return .bool(bool)
+            }
+            if let structValue = message.value(of: types.structValue)?.messageValue { return encode(structValue) }
+            if let listValue = message.value(of: types.listValueField)?.messageValue { return encode(listValue) }
             return .null
-        default:
-            return nil
         }
     }
 }

@@ -32,15 +32,20 @@ public struct FieldDescriptor: @unchecked Sendable {
     let quantifierOffset: Int
     let rawMessageType: UnsafePointer<ProtobufCMessageDescriptor>?
     let rawEnumType: UnsafePointer<ProtobufCEnumDescriptor>?
+    /// The field's message and enum types, set once by ``ProtoRegistry`` when
+    /// it indexes every type (descriptors live as long as the process), so a
+    /// type is one load instead of a lookup.
+    private var resolvedMessageType: Unmanaged<MessageDescriptor>?
+    private var resolvedEnumType: Unmanaged<EnumDescriptor>?
 
     /// The type of a message field (or of a repeated message field's elements).
     public var messageType: MessageDescriptor? {
-        rawMessageType.map { ProtoRegistry.shared.message(for: $0) }
+        resolvedMessageType?.takeUnretainedValue()
     }
 
     /// The type of an enum field.
     public var enumType: EnumDescriptor? {
-        rawEnumType.map { ProtoRegistry.shared.enumeration(for: $0) }
+        resolvedEnumType?.takeUnretainedValue()
     }
 
     public var isRepeated: Bool { label == .repeated }
@@ -53,10 +58,7 @@ public struct FieldDescriptor: @unchecked Sendable {
 
     /// A map field: a repeated `XxxEntry` message with `key` (1) and `value` (2)
     /// fields, which is how protoc lowers `map<K, V>` (protobuf-c has no flag for it).
-    public var isMap: Bool {
-        guard isRepeated, kind == .message, let entry = messageType else { return false }
-        return entry.isMapEntry
-    }
+    public private(set) var isMap = false
 
     /// Bytes one value of this field takes inside the C struct (or a repeated array).
     var elementSize: Int {
@@ -104,5 +106,15 @@ public struct FieldDescriptor: @unchecked Sendable {
             self.kind == .message ? raw.descriptor?.assumingMemoryBound(to: ProtobufCMessageDescriptor.self) : nil
         self.rawEnumType =
             self.kind == .enum ? raw.descriptor?.assumingMemoryBound(to: ProtobufCEnumDescriptor.self) : nil
+    }
+
+    /// This field with its types resolved (the registry's second pass; the
+    /// registry keeps every descriptor alive).
+    func resolved(message: MessageDescriptor?, enumeration: EnumDescriptor?) -> FieldDescriptor {
+        var field = self
+        field.resolvedMessageType = message.map { Unmanaged.passUnretained($0) }
+        field.resolvedEnumType = enumeration.map { Unmanaged.passUnretained($0) }
+        field.isMap = isRepeated && message?.isMapEntry == true
+        return field
     }
 }

@@ -9,10 +9,16 @@ public final class MessageDescriptor: Sendable {
     public let fullName: String
     /// The unqualified name, e.g. `Delivery`.
     public let shortName: String
-    /// Fields in declaration order.
-    public let fields: [FieldDescriptor]
+    /// Fields in declaration order. (Written only while ``ProtoRegistry``
+    /// builds itself, before any other code can see this descriptor.)
+    nonisolated(unsafe) public private(set) var fields: [FieldDescriptor]
     private let fieldIndexByName: [String: Int]
     private let fieldIndexByNumber: [Int32: Int]
+    /// Whether this is the synthetic entry type protoc makes for a `map<K, V>` field.
+    public let isMapEntry: Bool
+    /// The well-known type this is, if any: the JSON bridge maps those to
+    /// JSON of their own.
+    public let wellKnownType: WellKnownType?
 
     nonisolated(unsafe) let raw: UnsafePointer<ProtobufCMessageDescriptor>
 
@@ -25,6 +31,22 @@ public final class MessageDescriptor: Sendable {
         self.fields = fields
         self.fieldIndexByName = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0.index) })
         self.fieldIndexByNumber = Dictionary(uniqueKeysWithValues: fields.map { ($0.number, $0.index) })
+        self.isMapEntry =
+            shortName.hasSuffix("Entry") && fields.count == 2
+            && fields[0].name == "key" && fields[0].number == 1
+            && fields[1].name == "value" && fields[1].number == 2
+        self.wellKnownType = WellKnownType(rawValue: fullName)
+    }
+
+    /// Resolves the fields' message and enum types; called once per
+    /// descriptor by the registry, after every descriptor exists.
+    func resolveFieldTypes(
+        message: (UnsafePointer<ProtobufCMessageDescriptor>) -> MessageDescriptor,
+        enumeration: (UnsafePointer<ProtobufCEnumDescriptor>) -> EnumDescriptor
+    ) {
+        fields = fields.map { field in
+            field.resolved(message: field.rawMessageType.map(message), enumeration: field.rawEnumType.map(enumeration))
+        }
     }
 
     public func field(named name: String) -> FieldDescriptor? {
@@ -35,17 +57,18 @@ public final class MessageDescriptor: Sendable {
         fieldIndexByNumber[number].map { fields[$0] }
     }
 
-    /// Whether this is the synthetic entry type protoc makes for a `map<K, V>` field.
-    public var isMapEntry: Bool {
-        shortName.hasSuffix("Entry") && fields.count == 2
-            && fields[0].name == "key" && fields[0].number == 1
-            && fields[1].name == "value" && fields[1].number == 2
-    }
-
     /// Looks a message type up by its full proto name.
     public static func named(_ fullName: String) -> MessageDescriptor? {
         ProtoRegistry.shared.message(named: fullName)
     }
+}
+
+/// The `google.protobuf` types with a JSON mapping of their own.
+public enum WellKnownType: String, Sendable {
+    case timestamp = "google.protobuf.Timestamp"
+    case `struct` = "google.protobuf.Struct"
+    case listValue = "google.protobuf.ListValue"
+    case value = "google.protobuf.Value"
 }
 
 extension MessageDescriptor: Hashable {

@@ -26,6 +26,12 @@ final class ProtoRegistry: Sendable {
                 }
             }
         }
+        for message in messagesByAddress.values {
+            message.resolveFieldTypes(
+                message: { messagesByAddress[UnsafeRawPointer($0)]! },
+                enumeration: { enumsByAddress[UnsafeRawPointer($0)]! }
+            )
+        }
         var servicesByName: [String: ServiceDescriptor] = [:]
         var methodsByPath: [String: ServiceDescriptor.Method] = [:]
         for index in 0..<hp_registry_service_count() {

@@ -25,7 +25,7 @@ extension ProtoMessage {
 
     /// For a Timestamp message: the seconds and nanos it holds.
     public var timestampValue: (seconds: Int64, nanos: Int32)? {
-        guard descriptor.fullName == Self.timestampTypeName else { return nil }
+        guard descriptor.wellKnownType == .timestamp else { return nil }
         return (int64("seconds") ?? 0, Int32(clamping: int64("nanos") ?? 0))
     }
 }

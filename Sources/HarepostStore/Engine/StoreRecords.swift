@@ -45,7 +45,7 @@ struct NewDelivery: Sendable {
 
 /// A stored delivery, as lookups and the queue see it.
 struct DeliveryRecord: Sendable, Equatable {
-    let seq: Int64
+    var seq: Int64
     let queueID: String
     let tenant: Tenant
     let target: String

@@ -76,6 +76,43 @@ extension SQLiteEngine {
         )
         let known = links[linkKey]
         let links = self.links
+        // Everything but the row's links is prepared here, on the caller's
+        // thread: the writer is the one serial stage of every send, so it
+        // only looks up the links, binds and steps (docs/benchmarks.md).
+        let tenant = delivery.tenant
+        let policy = delivery.policy
+        let headers = HeaderJSON.encode(delivery.headers)
+        let values: [DatabaseValue] = [
+            delivery.queueID.databaseValue, tenant.accountID.databaseValue, tenant.environment.databaseValue,
+            delivery.target.databaseValue, delivery.method.databaseValue, headers.databaseValue,
+            Data(delivery.body).databaseValue, delivery.metadataJSON.databaseValue, delivery.sign.databaseValue,
+            delivery.idempotencyKey.databaseValue, policy.maxAttempts.databaseValue, policy.backoff.databaseValue,
+            policy.baseDelayMilliseconds.databaseValue, policy.maxDelayMilliseconds.databaseValue,
+            policy.jitter.databaseValue, policy.timeoutMilliseconds.databaseValue,
+            policy.respectRetryAfter.databaseValue, delivery.createdAt.databaseValue,
+            delivery.createdAt.databaseValue, delivery.createdAt.databaseValue, delivery.requestID.databaseValue,
+        ]
+        // The row just written, without reading it back; its seq is known
+        // once it is written.
+        let written = DeliveryRecord(
+            seq: 0,
+            queueID: delivery.queueID,
+            tenant: tenant,
+            target: delivery.target,
+            method: delivery.method,
+            headersJSON: headers,
+            body: delivery.body,
+            sign: delivery.sign,
+            idempotencyKey: delivery.idempotencyKey,
+            policy: policy,
+            status: "queued",
+            attempts: 0,
+            lastStatus: nil,
+            createdAt: delivery.createdAt,
+            updatedAt: delivery.createdAt,
+            nextTrigger: "initial",
+            requestID: delivery.requestID
+        )
         commits.write(
             { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
                 if let key = delivery.idempotencyKey,
@@ -87,48 +124,16 @@ extension SQLiteEngine {
                 {
                     return (existing, false, nil)
                 }
-                let tenant = delivery.tenant
                 let ids = try known ?? Self.links(of: delivery, db)
-                let headers = HeaderJSON.encode(delivery.headers)
-                let policy = delivery.policy
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO deliveries (
-                            id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
-                            max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-                            connection_id, destination_id, status, created_at, updated_at, next_attempt_at, next_trigger,
-                            request_id
-                        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 'initial', ?)
-                        """
-                ).execute(arguments: [
-                    delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
-                    Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey,
-                    policy.maxAttempts, policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds,
-                    policy.jitter, policy.timeoutMilliseconds, policy.respectRetryAfter, ids.connectionID,
-                    ids.destinationID,
-                    delivery.createdAt, delivery.createdAt, delivery.createdAt, delivery.requestID,
-                ]
+                let statement = try db.cachedStatement(sql: SQLiteStatements.insertDelivery)
+                // The statement has exactly these 23 parameters (the values
+                // above and the two links): GRDB's check of them is skipped.
+                statement.setUncheckedArguments(
+                    StatementArguments(values + [ids.connectionID.databaseValue, ids.destinationID.databaseValue])
                 )
-                // The row just written, without reading it back.
-                let record = DeliveryRecord(
-                    seq: db.lastInsertedRowID,
-                    queueID: delivery.queueID,
-                    tenant: tenant,
-                    target: delivery.target,
-                    method: delivery.method,
-                    headersJSON: headers,
-                    body: delivery.body,
-                    sign: delivery.sign,
-                    idempotencyKey: delivery.idempotencyKey,
-                    policy: policy,
-                    status: "queued",
-                    attempts: 0,
-                    lastStatus: nil,
-                    createdAt: delivery.createdAt,
-                    updatedAt: delivery.createdAt,
-                    nextTrigger: "initial",
-                    requestID: delivery.requestID
-                )
+                try statement.execute()
+                var record = written
+                record.seq = db.lastInsertedRowID
                 return (record, true, ids)
             },
             on: eventLoop
@@ -403,6 +408,15 @@ extension SQLiteEngine {
 /// prepared statement by its text, and interpolating the column list on every
 /// call allocated a new string on the lookup path.
 enum SQLiteStatements {
+    /// A new delivery; its links (connection, destination) are the last two parameters.
+    static let insertDelivery = """
+        INSERT INTO deliveries (
+            id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
+            max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
+            created_at, updated_at, next_attempt_at, request_id, connection_id, destination_id,
+            status, next_trigger
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'initial')
+        """
     static let deliveryOfTenant =
         "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
     static let deliveryByIdempotencyKey =
