@@ -26,9 +26,15 @@ struct GatewayBackendFailureTests {
     }
 
     /// A store router whose only method, ListDeliveries, answers an empty page after `delay`.
-    static func slowListDeliveries(after delay: Duration) throws -> RPCRouter {
+    /// A store whose ListDeliveries answers after `delay`; `received`, when
+    /// given, hears of each call as it arrives.
+    static func slowListDeliveries(
+        after delay: Duration,
+        received: AsyncStream<Void>.Continuation? = nil
+    ) throws -> RPCRouter {
         var router = RPCRouter()
         try router.register("harepost.store.v1.Store/ListDeliveries") { _, _ in
+            received?.yield()
             try await Task.sleep(for: delay)
             return try ProtoMessage("harepost.store.v1.ListDeliveriesResponse")
         }

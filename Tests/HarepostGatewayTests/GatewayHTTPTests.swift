@@ -153,9 +153,13 @@ struct GatewayHTTPTests {
 
     @Test func gracefulShutdownFinishesTheRequestInProgressThenStopsListening() async throws {
         try await withTemporaryDirectory("hp-gw") { directory in
+            let (received, receiving) = AsyncStream.makeStream(of: Void.self)
             let store = await GatewayBackendFailureTests.startStore(
                 directory,
-                router: try GatewayBackendFailureTests.slowListDeliveries(after: .milliseconds(500))
+                router: try GatewayBackendFailureTests.slowListDeliveries(
+                    after: .milliseconds(500),
+                    received: receiving
+                )
             )
             defer { store.cancel() }
             try await GatewayBackendFailureTests.withGateway(storeDirectory: directory) { _, key, backends in
@@ -179,7 +183,10 @@ struct GatewayHTTPTests {
                         quietPeriod: .seconds(5)
                     )
                 }
-                try await Task.sleep(for: .milliseconds(200))
+                // Shut down once the request is in progress: the gateway has
+                // called the store, which answers 500 ms later.
+                var calls = received.makeAsyncIterator()
+                _ = await calls.next()
                 await group.triggerGracefulShutdown()
                 let exchange = try await inProgress.value
                 #expect(exchange.received.hasPrefix("HTTP/1.1 200 OK\r\n"))

@@ -158,6 +158,34 @@ struct JSONTests {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
     }
 
+    /// Strings without escapes are validated in place, those with escapes
+    /// after unescaping: invalid UTF-8 is refused on both paths, at the
+    /// string's offset.
+    @Test func refusesInvalidUTF8InStrings() throws {
+        func failure(_ bytes: [UInt8]) -> JSONParseError? {
+            do {
+                _ = try JSONParser.parse(bytes)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        // {"a":"<C3 28>"}: no escapes.
+        let plain =
+            Array("{".utf8) + [quote, UInt8(ascii: "a"), quote, UInt8(ascii: ":"), quote, 0xC3, 0x28, quote]
+            + Array("}".utf8)
+        #expect(failure(plain)?.reason == "string is not valid UTF-8")
+        #expect(failure(plain)?.offset == 6)
+        // ["\n<FF>"]: an escape first.
+        let escaped = [UInt8(ascii: "["), quote, backslash, UInt8(ascii: "n"), 0xFF, quote, UInt8(ascii: "]")]
+        #expect(failure(escaped)?.reason == "string is not valid UTF-8")
+        #expect(failure(escaped)?.offset == 2)
+        let long = String(repeating: "é", count: 40)
+        let strings: JSONValue = .array([.string(long), .string("é"), .string("")])
+        #expect(try JSONParser.parse(JSONWriter.bytes(strings)) == strings)
+    }
+
     @Test func limitsNesting() {
         let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }

@@ -147,8 +147,22 @@ public struct JSONParser {
             position += 1
         }
         guard let stop = current else { throw error("unterminated string") }
+        if stop == UInt8(ascii: "\"") {
+            // No escapes: the string is the bytes as they are, validated in
+            // place (no intermediate array).
+            position += 1  // closing quote
+            guard
+                let string = String(
+                    validating: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]),
+                    as: UTF8.self
+                )
+            else {
+                throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
+            }
+            return string
+        }
         var utf8 = Array(bytes[start..<position])
-        if stop == UInt8(ascii: "\\") {
+        do {
             while true {
                 guard let byte = current else { throw error("unterminated string") }
                 position += 1
@@ -188,8 +202,6 @@ public struct JSONParser {
                 default: throw error("invalid escape")
                 }
             }
-        } else {
-            position += 1  // closing quote
         }
         guard let string = String(validating: utf8, as: UTF8.self) else {
             throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
