@@ -113,8 +113,13 @@ extension SQLiteEngine {
             nextTrigger: "initial",
             requestID: delivery.requestID
         )
+        // The whole argument list when the links are known (the usual case),
+        // so the writer only binds it.
+        let arguments = known.map {
+            StatementArguments(values + [$0.connectionID.databaseValue, $0.destinationID.databaseValue])
+        }
         commits.write(
-            { db -> (DeliveryRecord, Bool, DestinationLinks.IDs?) in
+            { db -> Inserted in
                 if let key = delivery.idempotencyKey,
                     let existing = try SQLiteRows.first(
                         db.cachedStatement(sql: SQLiteStatements.deliveryByIdempotencyKey),
@@ -122,30 +127,47 @@ extension SQLiteEngine {
                         SQLiteRows.delivery
                     )
                 {
-                    return (existing, false, nil)
+                    return .existing(existing)
                 }
                 let ids = try known ?? Self.links(of: delivery, db)
                 let statement = try db.cachedStatement(sql: SQLiteStatements.insertDelivery)
                 // The statement has exactly these 23 parameters (the values
                 // above and the two links): GRDB's check of them is skipped.
                 statement.setUncheckedArguments(
-                    StatementArguments(values + [ids.connectionID.databaseValue, ids.destinationID.databaseValue])
+                    arguments
+                        ?? StatementArguments(
+                            values + [ids.connectionID.databaseValue, ids.destinationID.databaseValue]
+                        )
                 )
                 try statement.execute()
-                var record = written
-                record.seq = db.lastInsertedRowID
-                return (record, true, ids)
+                return .created(seq: db.lastInsertedRowID, links: known == nil ? ids : nil)
             },
             on: eventLoop
         ) { result in
             completion(
-                result.map { record, created, ids in
-                    // Committed: the ids name rows every later transaction sees.
-                    if known == nil, let ids { links.remember(ids, for: linkKey) }
-                    return (record, created)
+                result.map { inserted in
+                    switch inserted {
+                    case .existing(let record):
+                        return (record, false)
+                    case .created(let seq, let ids):
+                        // Committed: the ids name rows every later transaction sees.
+                        if let ids { links.remember(ids, for: linkKey) }
+                        var record = written
+                        record.seq = seq
+                        return (record, true)
+                    }
                 }
             )
         }
+    }
+
+    /// What an insert's job hands back from the writer: as little as it can,
+    /// so that the record is put together on the caller's side.
+    private enum Inserted: Sendable {
+        /// The delivery already stored under the send's idempotency key.
+        case existing(DeliveryRecord)
+        /// The new row's seq, and its links when they were looked up (not yet remembered).
+        case created(seq: Int64, links: DestinationLinks.IDs?)
     }
 
     /// The destination of the delivery's origin and its connection, created when missing.
