@@ -82,15 +82,14 @@ extension SQLiteEngine {
         let tenant = delivery.tenant
         let policy = delivery.policy
         let headers = HeaderJSON.encode(delivery.headers)
-        let values: [DatabaseValue] = [
-            delivery.queueID.databaseValue, tenant.accountID.databaseValue, tenant.environment.databaseValue,
-            delivery.target.databaseValue, delivery.method.databaseValue, headers.databaseValue,
-            Data(delivery.body).databaseValue, delivery.metadataJSON.databaseValue, delivery.sign.databaseValue,
-            delivery.idempotencyKey.databaseValue, policy.maxAttempts.databaseValue, policy.backoff.databaseValue,
-            policy.baseDelayMilliseconds.databaseValue, policy.maxDelayMilliseconds.databaseValue,
-            policy.jitter.databaseValue, policy.timeoutMilliseconds.databaseValue,
-            policy.respectRetryAfter.databaseValue, delivery.createdAt.databaseValue,
-            delivery.createdAt.databaseValue, delivery.createdAt.databaseValue, delivery.requestID.databaseValue,
+        // (An array literal: GRDB's initializer from a sequence of values
+        // maps them through a key path, several times slower.)
+        var values: StatementArguments = [
+            delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
+            Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey, policy.maxAttempts,
+            policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds, policy.jitter,
+            policy.timeoutMilliseconds, policy.respectRetryAfter, delivery.createdAt, delivery.createdAt,
+            delivery.createdAt, delivery.requestID,
         ]
         // The row just written, without reading it back; its seq is known
         // once it is written.
@@ -115,9 +114,8 @@ extension SQLiteEngine {
         )
         // The whole argument list when the links are known (the usual case),
         // so the writer only binds it.
-        let arguments = known.map {
-            StatementArguments(values + [$0.connectionID.databaseValue, $0.destinationID.databaseValue])
-        }
+        if let known { values += [known.connectionID, known.destinationID] }
+        let arguments = values
         commits.write(
             { db -> Inserted in
                 if let key = delivery.idempotencyKey,
@@ -134,10 +132,7 @@ extension SQLiteEngine {
                 // The statement has exactly these 23 parameters (the values
                 // above and the two links): GRDB's check of them is skipped.
                 statement.setUncheckedArguments(
-                    arguments
-                        ?? StatementArguments(
-                            values + [ids.connectionID.databaseValue, ids.destinationID.databaseValue]
-                        )
+                    known == nil ? arguments + [ids.connectionID, ids.destinationID] : arguments
                 )
                 try statement.execute()
                 return .created(seq: db.lastInsertedRowID, links: known == nil ? ids : nil)
