@@ -24,6 +24,10 @@ final class DNSServer {
                 // Authoritative for the test zone: unknown names are NXDOMAIN, not REFUSED.
                 "--local=/example.test/",
             ] + records.map { "--txt-record=\($0.key),\($0.value)" }
+        // Not the test's own output: a dnsmasq left behind by a test process
+        // that died would hold that pipe open, and `swift test` would wait
+        // for it forever instead of reporting the failure.
+        process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
     }

@@ -257,39 +257,58 @@ public struct StoreService: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let checked: EventLoopFuture<Void>
-        if configuration.allowPrivateTargets && configuration.trustAllDomains {
-            checked = eventLoop.makeSucceededVoidFuture()
-        } else {
-            checked = eventLoop.makeFutureWithTask {
-                try await checkTargetAddress(target)
-                try await checkDomainVerified(target, accountID: delivery.tenant.accountID)
-            }
-        }
         let engine = self.engine
         let due = self.due
-        return checked.flatMap { () -> EventLoopFuture<(record: DeliveryRecord, created: Bool)> in
-            let inserted = eventLoop.makePromise(of: (record: DeliveryRecord, created: Bool).self)
-            engine.insert(delivery, on: eventLoop) { inserted.completeWith($0) }
-            return inserted.futureResult
-        }.flatMapThrowing { record, created in
-            if created {
-                due.notify()
-                if context.logLevel <= .debug {
-                    context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+        // One promise, completed by the commit with the answer itself.
+        let answered = eventLoop.makePromise(of: ProtoMessage.self)
+        let insert: @Sendable () -> Void = {
+            engine.insert(delivery, on: eventLoop) { result in
+                answered.completeWith(
+                    result.flatMap { record, created in
+                        Result { try Self.sendResponse(record, created: created, due: due, context) }
+                    }
+                )
+            }
+        }
+        if configuration.allowPrivateTargets && configuration.trustAllDomains {
+            insert()
+        } else {
+            eventLoop.makeFutureWithTask {
+                try await checkTargetAddress(target)
+                try await checkDomainVerified(target, accountID: delivery.tenant.accountID)
+            }.whenComplete { checked in
+                switch checked {
+                case .success: insert()
+                case .failure(let error): answered.fail(error)
                 }
             }
-            var response = try ProtoMessage(
-                "harepost.store.v1.SendResponse",
-                [
-                    "queue_id": .string(record.queueID),
-                    "created_at": .timestamp(unixMilliseconds: record.createdAt),
-                    "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
-                ]
-            )
-            try response.set("status", enumName: record.status)
-            return response
         }
+        return answered.futureResult
+    }
+
+    /// The answer to a stored (or, by its idempotency key, found) send.
+    private static func sendResponse(
+        _ record: DeliveryRecord,
+        created: Bool,
+        due: DueSignal,
+        _ context: RPCContext
+    ) throws -> ProtoMessage {
+        if created {
+            due.notify()
+            if context.logLevel <= .debug {
+                context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
+            }
+        }
+        var response = try ProtoMessage(
+            "harepost.store.v1.SendResponse",
+            [
+                "queue_id": .string(record.queueID),
+                "created_at": .timestamp(unixMilliseconds: record.createdAt),
+                "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
+            ]
+        )
+        try response.set("status", enumName: record.status)
+        return response
     }
 
     /// Refuses targets that are, or resolve to, internal addresses.
