@@ -177,7 +177,10 @@ public final class RPCServer: Service {
         }
         defer { _ = state.withLockedValue { $0.connections.removeValue(forKey: id) } }
         if draining {
-            try? await connection.channel.close()
+            // Through executeThenClose, which finishes the connection's
+            // writer: an NIOAsyncChannel dropped with its writer unfinished
+            // stops the process (a precondition in NIO).
+            try? await connection.executeThenClose { _, _ in }
             return
         }
         do {
