@@ -76,9 +76,10 @@ extension SQLiteEngine {
         )
         let known = links[linkKey]
         let links = self.links
-        // Everything but the row's links is prepared here, on the caller's
-        // thread: the writer is the one serial stage of every send, so it
-        // only looks up the links, binds and steps (docs/benchmarks.md).
+        // The row is prepared here, on the caller's thread (its links too,
+        // when cached): the writer is the one serial stage of every send, so
+        // it only checks the idempotency key, looks up links it must, binds
+        // and steps (docs/benchmarks.md, step 29).
         let tenant = delivery.tenant
         let policy = delivery.policy
         let headers = HeaderJSON.encode(delivery.headers)
