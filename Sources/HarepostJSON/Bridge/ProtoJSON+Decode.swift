@@ -55,7 +55,7 @@ extension ProtoJSON {
     static func decodeMessage(_ json: JSONValue, as descriptor: MessageDescriptor) throws(JSONBridgeError)
         -> ProtoMessage
     {
-        if let wellKnown = descriptor.wellKnownType { return try decodeWellKnown(json, as: wellKnown, descriptor) }
+        if let wellKnown = descriptor.wellKnownType { return try decodeWellKnown(json, as: wellKnown) }
         guard case .object(let members) = json else {
             throw JSONBridgeError(field: "", reason: "expected an object, got \(json.typeName)")
         }
@@ -188,8 +188,8 @@ extension ProtoJSON {
         }
     }
 
-    private static func decodeWellKnown(_ json: JSONValue, as type: WellKnownType, _ descriptor: MessageDescriptor)
-        throws(JSONBridgeError) -> ProtoMessage
+    private static func decodeWellKnown(_ json: JSONValue, as type: WellKnownType) throws(JSONBridgeError)
+        -> ProtoMessage
     {
         switch type {
         case .timestamp:
