@@ -25,9 +25,8 @@ struct GatewayBackendFailureTests {
         return task
     }
 
-    /// A store router whose only method, ListDeliveries, answers an empty page after `delay`.
-    /// A store whose ListDeliveries answers after `delay`; `received`, when
-    /// given, hears of each call as it arrives.
+    /// A store router whose only method, ListDeliveries, answers an empty page
+    /// after `delay`; `received`, when given, hears of each call as it arrives.
     static func slowListDeliveries(
         after delay: Duration,
         received: AsyncStream<Void>.Continuation? = nil

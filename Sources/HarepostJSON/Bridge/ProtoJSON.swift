@@ -100,16 +100,12 @@ public enum ProtoJSON {
         case .listValue:
             return .array(message.values(of: types.listValues).compactMap(\.messageValue).map(encode))
         case .value:
-            // A oneof: at most one member is set.
-            if message.isSet(types.numberValue), let number = message.value(of: types.numberValue)?.doubleValue {
+            // A oneof: at most one member is set, and an unset member has no value.
+            if let number = message.value(of: types.numberValue)?.doubleValue {
                 return Int64(exactly: number).map(JSONValue.integer) ?? .double(number)
             }
-            if message.isSet(types.stringValue), let string = message.value(of: types.stringValue)?.stringValue {
-                return .string(string)
-            }
-            if message.isSet(types.boolValue), let bool = message.value(of: types.boolValue)?.boolValue {
-                return .bool(bool)
-            }
+            if let string = message.value(of: types.stringValue)?.stringValue { return .string(string) }
+            if let bool = message.value(of: types.boolValue)?.boolValue { return .bool(bool) }
             if let structValue = message.value(of: types.structValue)?.messageValue { return encode(structValue) }
             if let listValue = message.value(of: types.listValueField)?.messageValue { return encode(listValue) }
             return .null

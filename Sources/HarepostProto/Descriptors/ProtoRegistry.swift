@@ -8,6 +8,8 @@ final class ProtoRegistry: Sendable {
     static let shared = ProtoRegistry()
 
     nonisolated(unsafe) private let messagesByAddress: [UnsafeRawPointer: MessageDescriptor]
+    /// Also what keeps every enum descriptor alive: fields refer to their
+    /// types unretained (``FieldDescriptor/enumType``).
     nonisolated(unsafe) private let enumsByAddress: [UnsafeRawPointer: EnumDescriptor]
     private let messagesByName: [String: MessageDescriptor]
     private let servicesByName: [String: ServiceDescriptor]
@@ -52,13 +54,6 @@ final class ProtoRegistry: Sendable {
             preconditionFailure("message descriptor \(String(cString: raw.pointee.name)) missing from the registry")
         }
         return message
-    }
-
-    func enumeration(for raw: UnsafePointer<ProtobufCEnumDescriptor>) -> EnumDescriptor {
-        guard let enumeration = enumsByAddress[UnsafeRawPointer(raw)] else {
-            preconditionFailure("enum descriptor \(String(cString: raw.pointee.name)) missing from the registry")
-        }
-        return enumeration
     }
 
     func message(named fullName: String) -> MessageDescriptor? { messagesByName[fullName] }

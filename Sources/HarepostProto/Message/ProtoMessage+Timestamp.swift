@@ -2,11 +2,9 @@ public import struct Foundation.Date
 
 /// `google.protobuf.Timestamp` helpers.
 extension ProtoMessage {
-    public static let timestampTypeName = "google.protobuf.Timestamp"
-
     /// A Timestamp message for `seconds` since the Unix epoch plus `nanos`.
     public static func timestamp(seconds: Int64, nanos: Int32 = 0) -> ProtoMessage {
-        var message = try! ProtoMessage(timestampTypeName)  // compiled into every build
+        var message = try! ProtoMessage(WellKnownType.timestamp.rawValue)  // compiled into every build
         try! message.set("seconds", .int64(seconds))
         try! message.set("nanos", .int32(nanos))
         return message
