@@ -387,6 +387,30 @@ struct RPCServerClientTests {
             }
         }
     }
+    /// Cancelling the server (an immediate stop) while connections are
+    /// accepted but not yet served must close them, not stop the process: an
+    /// NIOAsyncChannel dropped without its writer finished is a precondition
+    /// failure in NIO (apple/swift-nio#2813).
+    @Test func cancellingTheServerWhileConnectionsArriveClosesThemWithoutCrashing() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            for _ in 0..<10 {
+                let server = makeServer(path, router: try testRouter())
+                let running = Task { try await server.run() }
+                await server.waitUntilListening()
+                let connecting = (0..<64).map { _ in
+                    ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(unixDomainSocketPath: path)
+                }
+                running.cancel()
+                try await running.value
+                // Every connection the server accepted is closed by it.
+                for connection in connecting {
+                    guard let channel = try? await connection.get() else { continue }
+                    #expect(try await isClosedWithin(.seconds(5), channel))
+                }
+            }
+        }
+    }
 }
 
 /// Connects without the RPC client, sends raw bytes and reports whether the
@@ -396,13 +420,18 @@ func rawConnectionIsClosedAfterSending(_ bytes: [UInt8], to path: String) async 
         unixDomainSocketPath: path
     ).get()
     try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
-    return try await withThrowingTaskGroup(of: Bool.self) { group in
+    return try await isClosedWithin(.seconds(5), channel)
+}
+
+/// Whether `channel` is closed (by its peer) within `limit`; it is closed on return.
+func isClosedWithin(_ limit: Duration, _ channel: any Channel) async throws -> Bool {
+    try await withThrowingTaskGroup(of: Bool.self) { group in
         group.addTask {
             try await channel.closeFuture.get()
             return true
         }
         group.addTask {
-            try await Task.sleep(for: .seconds(5))
+            try await Task.sleep(for: limit)
             return false
         }
         let closed = try await group.next()!

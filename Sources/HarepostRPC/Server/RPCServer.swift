@@ -117,7 +117,9 @@ public final class RPCServer: Service {
                 channel.eventLoop.makeCompletedFuture {
                     try RPCFraming.addHandlers(to: channel.pipeline.syncOperations, maximumFrameSize: maximumFrameSize)
                     try channel.pipeline.syncOperations.addHandler(RPCServerCallHandler(server: self))
-                    return try NIOAsyncChannel<RPCEnvelope, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    return AcceptedConnection(
+                        try NIOAsyncChannel<RPCEnvelope, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    )
                 }
             }
         if case .unixSocket(let path) = configuration.endpoint, chmod(path, configuration.socketMode) != 0 {
@@ -144,6 +146,7 @@ public final class RPCServer: Service {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await listener.executeThenClose { connections in
                         for try await connection in connections {
+                            let connection = connection.take()
                             group.addTask { await self.serve(connection) }
                         }
                     }
@@ -640,5 +643,36 @@ final class RPCServerCallHandler: ChannelInboundHandler {
         if immediate > 0 { server.endImmediateCalls(immediate) }
         // After the flush: ending the last call of a draining connection closes it.
         if future > 0 { server.endCall(on: ObjectIdentifier(context.channel), count: future) }
+    }
+}
+
+/// A connection the listener accepted, on its way to ``RPCServer/serve(_:)``.
+///
+/// NIO stops the process when an NIOAsyncChannel is released without its
+/// writer finished, which `executeThenClose` does. Connections accepted but
+/// not yet handed out are released unserved when the accept loop is cancelled
+/// (its stream drops them), or when the listener closes while one is being
+/// activated (apple/swift-nio#2813). One that is released without being taken
+/// closes itself.
+private final class AcceptedConnection: Sendable {
+    private let channel: NIOAsyncChannel<RPCEnvelope, ByteBuffer>
+    private let taken = NIOLockedValueBox(false)
+
+    init(_ channel: NIOAsyncChannel<RPCEnvelope, ByteBuffer>) {
+        self.channel = channel
+    }
+
+    /// The connection, to be served (through `executeThenClose`).
+    func take() -> NIOAsyncChannel<RPCEnvelope, ByteBuffer> {
+        taken.withLockedValue { $0 = true }
+        return channel
+    }
+
+    deinit {
+        guard !taken.withLockedValue({ $0 }) else { return }
+        // A task, since closing through executeThenClose is async: it holds
+        // the writer until it is finished.
+        let channel = self.channel
+        Task { try? await channel.executeThenClose { _, _ in } }
     }
 }

@@ -55,9 +55,12 @@ func operatorCall(
 
 /// Runs `service` (a client's connection loop or curl's thread) only while `body` runs.
 func whileRunning<T: Sendable>(_ service: some Service, _ body: @Sendable () async -> T) async -> T {
-    // Leaving the scope cancels the service's task and waits for it.
-    async let running: Void = { try? await service.run() }()
-    return await body()
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { try? await service.run() }
+        let result = await body()
+        group.cancelAll()
+        return result
+    }
 }
 
 /// Prints `message` as JSON, or `human()` for people.
