@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Testing
 
 /// A real HTTPS target (Fixtures/scripted_target.py, a child process) with a

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import HarepostJSON
 public import HarepostProto
 public import HarepostRPC

@@ -87,13 +87,6 @@ public final class RPCClient: Service, Sendable {
         var sweepScheduled = false
     }
 
-    /// How often pending calls are checked against their deadlines: a call
-    /// ends with DEADLINE_EXCEEDED at most this long after its deadline. One
-    /// sweep per interval replaces a timer per call (scheduling and
-    /// cancelling those was 7% of the gateway's CPU per request,
-    /// docs/benchmarks.md).
-    static let deadlineResolution: Duration = .milliseconds(10)
-
     public let configuration: Configuration
     private let logger: Logger
     /// Where the connection lives: an event loop group, or one event loop
@@ -322,7 +315,7 @@ public final class RPCClient: Service, Sendable {
     }
 
     private func scheduleDeadlineSweep() {
-        eventLoopGroup.any().scheduleTask(in: .nanoseconds(Self.deadlineResolution.nanoseconds)) {
+        eventLoopGroup.any().scheduleTask(in: .nanoseconds(RPCDeadlines.resolution.nanoseconds)) {
             self.sweepDeadlines()
         }
     }

@@ -1,6 +1,6 @@
 public import HarepostProto
 public import Logging
-public import NIOCore
+import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
 

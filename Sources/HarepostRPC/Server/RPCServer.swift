@@ -499,7 +499,13 @@ final class RPCServerCallHandler: ChannelInboundHandler {
     /// A started future call: answered once, by its future or its deadline.
     private final class PendingCall {
         var answered = false
-        var deadline: Scheduled<Void>?
+        let deadline: ContinuousClock.Instant
+        /// Answers DEADLINE_EXCEEDED; nil once answered (it refers to the call).
+        var expire: (() -> Void)?
+
+        init(deadline: ContinuousClock.Instant) {
+            self.deadline = deadline
+        }
     }
 
     private let server: RPCServer
@@ -519,6 +525,10 @@ final class RPCServerCallHandler: ChannelInboundHandler {
     private var flushScheduled = false
     private var active = true
     private var failed = false
+    /// Future calls with a deadline, answered ones removed at the next sweep;
+    /// swept every `RPCDeadlines.resolution` while any remain.
+    private var timed: [PendingCall] = []
+    private var sweepScheduled = false
 
     init(server: RPCServer) {
         self.server = server
@@ -585,28 +595,54 @@ final class RPCServerCallHandler: ChannelInboundHandler {
         case .call(let preparedRoute, let preparedMessage, let preparedContext):
             (route, message, callContext) = (preparedRoute, preparedMessage, preparedContext)
         }
-        let call = PendingCall()
+        var answered = false
+        var call: PendingCall?
         let finish = { (outcome: Result<ProtoMessage, any Error>) in
-            guard !call.answered else { return }
-            call.answered = true
-            call.deadline?.cancel()
+            guard !answered else { return }
+            answered = true
+            call?.answered = true
+            call?.expire = nil
             let answer = RPCServer.response(to: request, route: route, context: callContext, outcome: outcome)
             self.server.record(request, answer, since: started)
             self.write(answer, context: context)
         }
-        let loop = context.eventLoop.assumeIsolated()
         if let deadline = callContext.deadline {
-            let remaining = deadline - .now
-            guard remaining > .zero else {
+            guard deadline > .now else {
                 finish(.failure(RPCError(.deadlineExceeded, "deadline exceeded before the call started")))
                 return
             }
-            call.deadline = loop.scheduleTask(in: .nanoseconds(remaining.nanoseconds)) {
-                finish(.failure(RPCError(.deadlineExceeded, "deadline exceeded")))
-            }
+            let timed = PendingCall(deadline: deadline)
+            timed.expire = { finish(.failure(RPCError(.deadlineExceeded, "deadline exceeded"))) }
+            call = timed
+            self.timed.append(timed)
+            scheduleSweep(context: context)
         }
         handler(message, callContext, context.eventLoop).hop(to: context.eventLoop).assumeIsolated()
             .whenComplete(finish)
+    }
+
+    private func scheduleSweep(context: ChannelHandlerContext) {
+        guard !sweepScheduled else { return }
+        sweepScheduled = true
+        context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(RPCDeadlines.resolution.nanoseconds)) {
+            self.sweepScheduled = false
+            self.sweep(context: context)
+        }
+    }
+
+    /// Answers the calls whose deadline has passed; sweeps again while calls
+    /// with deadlines remain.
+    private func sweep(context: ChannelHandlerContext) {
+        let now = ContinuousClock.now
+        var expired: [PendingCall] = []
+        timed.removeAll { call in
+            if call.answered { return true }
+            guard call.deadline <= now else { return false }
+            expired.append(call)
+            return true
+        }
+        for call in expired { call.expire?() }
+        if !timed.isEmpty { scheduleSweep(context: context) }
     }
 
     /// Writes a future call's answer; one flush per event-loop turn covers

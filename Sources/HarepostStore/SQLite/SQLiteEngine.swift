@@ -1,7 +1,6 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
-import NIOConcurrencyHelpers
 
 /// The embedded storage engine: one SQLite file (`<data-dir>/store.sqlite`) in
 /// WAL mode with `synchronous = FULL`, writes grouped into shared commits.
@@ -187,17 +186,14 @@ final class DestinationLinks: Sendable {
     /// Past this many entries the map starts over (a bound on memory, not a
     /// limit on tenants: a miss only costs the two lookups).
     static let capacity = 100_000
-    private let ids = NIOLockedValueBox<[Key: IDs]>([:])
+    private let ids = BoundedCache<Key, IDs>(capacity: capacity)
 
     subscript(key: Key) -> IDs? {
-        ids.withLockedValue { $0[key] }
+        ids[key]
     }
 
     /// Call only once the transaction that found or wrote these ids has committed.
     func remember(_ value: IDs, for key: Key) {
-        ids.withLockedValue { ids in
-            if ids.count >= Self.capacity { ids.removeAll() }
-            ids[key] = value
-        }
+        ids.insert(value, for: key)
     }
 }

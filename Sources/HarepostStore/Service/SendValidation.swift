@@ -34,13 +34,33 @@ struct SendValidation {
         )
     }
 
-    struct Target {
+    struct Target: Sendable {
         let url: String
         let host: String
         let origin: String
     }
 
+    /// Targets checked and parsed, by their text: senders repeat a few
+    /// targets, and parsing one with URLComponents was 4% of the store's CPU
+    /// per send (docs/benchmarks.md). Only accepted targets are kept, and
+    /// only short ones (a bound on memory with the capacity).
+    private static let parsedTargets = BoundedCache<TargetKey, Target>(capacity: 1024)
+    private static let maximumCachedTargetLength = 512
+
+    private struct TargetKey: Hashable, Sendable {
+        let text: String
+        let allowHTTP: Bool
+    }
+
     static func target(_ text: String, allowHTTP: Bool) throws(RPCError) -> Target {
+        let key = TargetKey(text: text, allowHTTP: allowHTTP)
+        if let known = parsedTargets[key] { return known }
+        let target = try parseTarget(text, allowHTTP: allowHTTP)
+        if text.utf8.count <= maximumCachedTargetLength { parsedTargets.insert(target, for: key) }
+        return target
+    }
+
+    private static func parseTarget(_ text: String, allowHTTP: Bool) throws(RPCError) -> Target {
         guard !text.isEmpty else { throw .invalidArgument("target is required") }
         guard text.utf8.count <= maximumTargetLength else {
             throw .invalidArgument("target must be at most \(maximumTargetLength) characters")

@@ -38,7 +38,7 @@ extension StoreService {
             }
             // A draining store answers its long polls at once, so it can stop.
             let napTime = nap
-            _ = try? await cancelWhenGracefulShutdown { await self.due.wait(since: generation, atMost: napTime) }
+            _ = await cancelWhenGracefulShutdown { await self.due.wait(since: generation, atMost: napTime) }
         }
     }
 
