@@ -142,21 +142,21 @@ public struct JSONParser {
         position += 1  // opening quote
         let start = position
         // Fast path: no escapes.
+        var highBits: UInt8 = 0
         while let byte = current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
             guard byte >= 0x20 else { throw error("control character in string") }
+            highBits |= byte
             position += 1
         }
         guard let stop = current else { throw error("unterminated string") }
         if stop == UInt8(ascii: "\"") {
-            // No escapes: the string is the bytes as they are, validated in
-            // place (no intermediate array).
+            // No escapes: the string is the bytes as they are, taken in place
+            // (no intermediate array). ASCII needs no validation (the usual
+            // case: keys, ids, URLs); other bytes are validated as UTF-8.
             position += 1  // closing quote
-            guard
-                let string = String(
-                    validating: UnsafeBufferPointer(rebasing: bytes[start..<position - 1]),
-                    as: UTF8.self
-                )
-            else {
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<position - 1])
+            if highBits < 0x80 { return String(decoding: text, as: UTF8.self) }
+            guard let string = String(validating: text, as: UTF8.self) else {
                 throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
             }
             return string
