@@ -75,8 +75,9 @@ size_t hp_envelope_pack(const hp_envelope_fields *fields, uint8_t *out) {
   return with_envelope(fields, out, pack);
 }
 
-hp_unpacked_envelope *hp_envelope_unpack(size_t length, const uint8_t *data, hp_envelope_fields *fields) {
-  Harepost__Rpc__V1__Envelope *envelope = harepost__rpc__v1__envelope__unpack(hp_allocator(), length, data);
+hp_unpacked_envelope *hp_envelope_unpack(hp_arena *arena, size_t length, const uint8_t *data,
+                                         hp_envelope_fields *fields) {
+  Harepost__Rpc__V1__Envelope *envelope = harepost__rpc__v1__envelope__unpack(&arena->allocator, length, data);
   if (envelope == NULL) {
     return NULL;
   }
@@ -99,8 +100,4 @@ void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index,
   const Harepost__Rpc__V1__Envelope__MetadataEntry *entry = envelope->message.metadata[index];
   *key = text(entry->key);
   *value = text(entry->value);
-}
-
-void hp_envelope_free(hp_unpacked_envelope *envelope) {
-  harepost__rpc__v1__envelope__free_unpacked(&envelope->message, hp_allocator());
 }

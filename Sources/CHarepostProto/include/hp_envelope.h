@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "hp_arena.h"
 
 /* An envelope's fields. Strings are NUL-terminated UTF-8 (NULL means "");
  * pointers are borrowed for the duration of the call. */
@@ -33,18 +34,19 @@ size_t hp_envelope_packed_size(const hp_envelope_fields *fields);
  * returns the bytes written. */
 size_t hp_envelope_pack(const hp_envelope_fields *fields, uint8_t *out);
 
-/* An unpacked envelope; its strings and payload live until hp_envelope_free. */
+/* An unpacked envelope; it, its strings and its payload live in the arena it
+ * was unpacked in, until that is released. */
 typedef struct hp_unpacked_envelope hp_unpacked_envelope;
 
-/* Unpacks `length` bytes at `data` and fills `fields` with pointers into the
- * result (metadata_keys/metadata_values stay NULL: read entries with
- * hp_envelope_metadata_at). NULL if the bytes are not an Envelope. */
-hp_unpacked_envelope *hp_envelope_unpack(size_t length, const uint8_t *data, hp_envelope_fields *fields);
+/* Unpacks `length` bytes at `data` in `arena` and fills `fields` with
+ * pointers into the result (metadata_keys/metadata_values stay NULL: read
+ * entries with hp_envelope_metadata_at). NULL if the bytes are not an
+ * Envelope. */
+hp_unpacked_envelope *hp_envelope_unpack(hp_arena *arena, size_t length, const uint8_t *data,
+                                         hp_envelope_fields *fields);
 
 /* Entry `index` (< fields->n_metadata) of an unpacked envelope's metadata. */
 void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, const char **key,
                              const char **value);
-
-void hp_envelope_free(hp_unpacked_envelope *envelope);
 
 #endif

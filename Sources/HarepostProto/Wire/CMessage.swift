@@ -3,15 +3,17 @@ internal import CHarepostProto
 /// Moves messages between ``ProtoMessage`` and protobuf-c's C structs by walking
 /// descriptors: one generic writer, one generic reader, no per-message code.
 ///
-/// Ownership: ``make(_:)`` returns a struct whose every string, byte array,
-/// repeated array and sub-message was allocated with `hp_allocator()`, exactly
-/// as `protobuf_c_message_unpack(_, hp_allocator(), …)` allocates. So a built
-/// message and an unpacked one have the same single owner and the same single
-/// free: `protobuf_c_message_free_unpacked(_, hp_allocator())`.
+/// Ownership: ``make(_:in:)`` builds a struct whose every string, byte array,
+/// repeated array and sub-message is allocated in the given arena, as
+/// `protobuf_c_message_unpack(_, &arena.allocator, …)` allocates an unpacked
+/// one (``ProtoArena``). The arena is the single owner of both: nothing is
+/// freed one by one, and all of it goes when the arena is released.
 enum CMessage {
-    /// Builds a C message. Free it with `protobuf_c_message_free_unpacked(_, hp_allocator())`.
-    static func make(_ message: ProtoMessage) -> UnsafeMutablePointer<ProtobufCMessage> {
-        guard let cMessage = hp_message_new(message.descriptor.raw) else {
+    /// Builds a C message in `arena`; it lives until the arena is released.
+    static func make(_ message: ProtoMessage, in arena: UnsafeMutablePointer<hp_arena>) -> UnsafeMutablePointer<
+        ProtobufCMessage
+    > {
+        guard let cMessage = hp_arena_message_new(arena, message.descriptor.raw) else {
             fatalError("out of memory building \(message.descriptor.fullName)")
         }
         let base = UnsafeMutableRawPointer(cMessage)
@@ -20,7 +22,7 @@ enum CMessage {
             case .unset:
                 continue
             case .single(let value):
-                write(value, to: base + field.offset)
+                write(value, to: base + field.offset, in: arena)
                 if field.isOneofMember {
                     base.storeBytes(
                         of: UInt32(bitPattern: field.number),
@@ -32,11 +34,11 @@ enum CMessage {
                 }
             case .list(let values):
                 let size = field.elementSize
-                guard let array = hp_malloc(values.count * size) else {
+                guard let array = hp_arena_alloc(arena, values.count * size) else {
                     fatalError("out of memory building \(message.descriptor.fullName).\(field.name)")
                 }
                 for (position, value) in values.enumerated() {
-                    write(value, to: array + position * size)
+                    write(value, to: array + position * size, in: arena)
                 }
                 base.storeBytes(of: array, toByteOffset: field.offset, as: UnsafeMutableRawPointer.self)
                 base.storeBytes(of: values.count, toByteOffset: field.quantifierOffset, as: Int.self)
@@ -45,7 +47,11 @@ enum CMessage {
         return cMessage
     }
 
-    private static func write(_ value: ProtoValue, to pointer: UnsafeMutableRawPointer) {
+    private static func write(
+        _ value: ProtoValue,
+        to pointer: UnsafeMutableRawPointer,
+        in arena: UnsafeMutablePointer<hp_arena>
+    ) {
         switch value {
         case .int32(let v): pointer.storeBytes(of: v, as: Int32.self)
         case .int64(let v): pointer.storeBytes(of: v, as: Int64.self)
@@ -56,17 +62,17 @@ enum CMessage {
         case .bool(let v): pointer.storeBytes(of: Int32(v ? 1 : 0), as: Int32.self)
         case .enumValue(let v): pointer.storeBytes(of: v, as: Int32.self)
         case .string(let v):
-            pointer.storeBytes(of: hp_strdup(v), as: UnsafeMutablePointer<CChar>?.self)
+            pointer.storeBytes(of: hp_arena_strdup(arena, v), as: UnsafeMutablePointer<CChar>?.self)
         case .bytes(let v):
             var data: UnsafeMutablePointer<UInt8>? = nil
             if !v.isEmpty {
-                data = hp_malloc(v.count)?.assumingMemoryBound(to: UInt8.self)
+                data = hp_arena_alloc(arena, v.count)?.assumingMemoryBound(to: UInt8.self)
                 guard let data else { fatalError("out of memory copying \(v.count) bytes") }
                 v.withUnsafeBufferPointer { data.initialize(from: $0.baseAddress!, count: v.count) }
             }
             pointer.storeBytes(of: ProtobufCBinaryData(len: v.count, data: data), as: ProtobufCBinaryData.self)
         case .message(let v):
-            pointer.storeBytes(of: make(v), as: UnsafeMutablePointer<ProtobufCMessage>.self)
+            pointer.storeBytes(of: make(v, in: arena), as: UnsafeMutablePointer<ProtobufCMessage>.self)
         }
     }
 

@@ -42,34 +42,40 @@ public struct ProtoEnvelope: Sendable, Equatable {
     /// a NUL byte on the way in (protobuf-c keeps them NUL-terminated), so they
     /// do on the way out too.
     public init(unpacking bytes: UnsafeRawBufferPointer) throws(ProtoError) {
-        var fields = hp_envelope_fields()
-        // protobuf-c dereferences the data pointer only for a non-zero length.
-        var empty: UInt8 = 0
-        let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
-            hp_envelope_unpack(
-                bytes.count,
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer,
-                &fields
+        self = try ProtoArena.with { arena throws(ProtoError) in
+            var fields = hp_envelope_fields()
+            // protobuf-c dereferences the data pointer only for a non-zero length.
+            var empty: UInt8 = 0
+            let unpacked = withUnsafePointer(to: &empty) { emptyPointer in
+                hp_envelope_unpack(
+                    arena,
+                    bytes.count,
+                    bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? emptyPointer,
+                    &fields
+                )
+            }
+            guard let unpacked else { throw .malformed(message: "harepost.rpc.v1.Envelope") }
+            var metadata: [String: String] = [:]
+            if fields.n_metadata > 0 {
+                metadata.reserveCapacity(fields.n_metadata)
+                for index in 0..<fields.n_metadata {
+                    var key: UnsafePointer<CChar>?
+                    var value: UnsafePointer<CChar>?
+                    hp_envelope_metadata_at(unpacked, index, &key, &value)
+                    metadata[String(cString: key!)] = String(cString: value!)
+                }
+            }
+            return ProtoEnvelope(
+                kind: fields.kind,
+                callID: fields.call_id,
+                method: String(cString: fields.method),
+                timeoutMilliseconds: fields.timeout_ms,
+                metadata: metadata,
+                code: fields.code,
+                message: String(cString: fields.message),
+                payload: [UInt8](UnsafeBufferPointer(start: fields.payload, count: fields.payload_len))
             )
         }
-        guard let unpacked else { throw .malformed(message: "harepost.rpc.v1.Envelope") }
-        defer { hp_envelope_free(unpacked) }
-        kind = fields.kind
-        callID = fields.call_id
-        method = String(cString: fields.method)
-        timeoutMilliseconds = fields.timeout_ms
-        if fields.n_metadata > 0 {
-            metadata.reserveCapacity(fields.n_metadata)
-            for index in 0..<fields.n_metadata {
-                var key: UnsafePointer<CChar>?
-                var value: UnsafePointer<CChar>?
-                hp_envelope_metadata_at(unpacked, index, &key, &value)
-                metadata[String(cString: key!)] = String(cString: value!)
-            }
-        }
-        code = fields.code
-        message = String(cString: fields.message)
-        payload = [UInt8](UnsafeBufferPointer(start: fields.payload, count: fields.payload_len))
     }
 
     /// Packs the envelope: `body` gets the packed size and a function that

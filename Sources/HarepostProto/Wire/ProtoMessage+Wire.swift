@@ -8,11 +8,12 @@ extension ProtoMessage {
 
     /// The message in protobuf wire format.
     public func serializedBytes() -> [UInt8] {
-        let cMessage = CMessage.make(self)
-        defer { protobuf_c_message_free_unpacked(cMessage, hp_allocator()) }
-        let size = protobuf_c_message_get_packed_size(cMessage)
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            initialized = size == 0 ? 0 : protobuf_c_message_pack(cMessage, buffer.baseAddress!)
+        ProtoArena.with { arena in
+            let cMessage = CMessage.make(self, in: arena)
+            let size = protobuf_c_message_get_packed_size(cMessage)
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                initialized = size == 0 ? 0 : protobuf_c_message_pack(cMessage, buffer.baseAddress!)
+            }
         }
     }
 
@@ -22,19 +23,20 @@ extension ProtoMessage {
         guard WireNesting.depth(of: bytes, as: descriptor, limit: Self.maximumNestingDepth) != nil else {
             throw .nestingTooDeep(message: descriptor.fullName)
         }
-        // protobuf-c dereferences the data pointer only for a non-zero length.
-        var empty: UInt8 = 0
-        let cMessage = withUnsafeMutablePointer(to: &empty) { emptyPointer in
-            protobuf_c_message_unpack(
-                descriptor.raw,
-                hp_allocator(),
-                bytes.count,
-                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyPointer)
-            )
+        self = try ProtoArena.with { arena throws(ProtoError) in
+            // protobuf-c dereferences the data pointer only for a non-zero length.
+            var empty: UInt8 = 0
+            let cMessage = withUnsafeMutablePointer(to: &empty) { emptyPointer in
+                protobuf_c_message_unpack(
+                    descriptor.raw,
+                    &arena.pointee.allocator,
+                    bytes.count,
+                    bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyPointer)
+                )
+            }
+            guard let cMessage else { throw .malformed(message: descriptor.fullName) }
+            return CMessage.read(cMessage)
         }
-        guard let cMessage else { throw .malformed(message: descriptor.fullName) }
-        defer { protobuf_c_message_free_unpacked(cMessage, hp_allocator()) }
-        self = CMessage.read(cMessage)
     }
 
     public init(serializedBytes bytes: [UInt8], as descriptor: MessageDescriptor) throws(ProtoError) {
