@@ -43,6 +43,9 @@ static void arena_free(void *allocator_data, void *pointer) {
 }
 
 hp_arena *hp_arena_init(void *buffer, size_t size) {
+  if (buffer == NULL || size < HP_ARENA_MINIMUM || ((uintptr_t)buffer % ARENA_ALIGNMENT) != 0) {
+    return NULL;
+  }
   hp_arena *arena = buffer;
   size_t header = aligned(sizeof(hp_arena));
   arena->allocator = (ProtobufCAllocator){arena_allocate, arena_free, arena};
@@ -53,6 +56,9 @@ hp_arena *hp_arena_init(void *buffer, size_t size) {
 }
 
 void *hp_arena_alloc(hp_arena *arena, size_t size) {
+  if (size > SIZE_MAX / 2) {
+    return NULL; /* no such message fits in memory; and the sums below stay exact */
+  }
   size_t needed = aligned(size == 0 ? 1 : size);
   if (needed > (size_t)(arena->end - arena->cursor)) {
     size_t capacity = needed > ARENA_BLOCK_SIZE ? needed : ARENA_BLOCK_SIZE;

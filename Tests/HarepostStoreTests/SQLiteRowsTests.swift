@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HarepostTestSupport
 import Testing
 
@@ -93,6 +94,32 @@ struct SQLiteRowsTests {
             let listed = try await engine.attempts(tenant: tenant, filter: AttemptFilter(), limit: 10, offset: 0)
             #expect(listed.records == [attempt])
             #expect(listed.total == 1)
+        }
+    }
+
+    /// A send without metadata, idempotency key or request id stores NULLs
+    /// (not empty strings: sends without a key must not collide on the
+    /// unique key index) and an empty body, and reads back the same.
+    @Test func absentOptionalFieldsAreStoredAsNull() async throws {
+        try await withTemporaryDirectory("hp-rows-null") { directory in
+            let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
+            let tenant = Tenant(accountID: "acct_null", environment: "live")
+            let first = try await engine.insert(.sample(tenant))
+            let second = try await engine.insert(.sample(tenant))
+            #expect(first.created && second.created)
+            let (stored, _) = try engine.delivery(first.record.queueID, tenant: tenant)
+            #expect(stored == first.record)
+            #expect(stored.idempotencyKey == nil && stored.requestID == nil && stored.body.isEmpty)
+            let nulls = try await engine.pool.read { db in
+                try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*) FROM deliveries
+                        WHERE metadata IS NULL AND idempotency_key IS NULL AND request_id IS NULL AND length(body) = 0
+                        """
+                )
+            }
+            #expect(nulls == 2)
         }
     }
 }

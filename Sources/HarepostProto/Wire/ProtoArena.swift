@@ -3,8 +3,8 @@ internal import CHarepostProto
 /// The arena a C message is built or unpacked in (`hp_arena`): its first
 /// bytes on the caller's stack, more from the heap when a message needs
 /// them, and everything freed at once when the body returns. A message has
-/// tens of strings and sub-messages; protobuf-c allocates and frees each on
-/// its own, which was a tenth of the RPC layer's time (docs/benchmarks.md).
+/// tens of strings and sub-messages, which protobuf-c otherwise allocates
+/// and frees one by one (docs/benchmarks.md, step 32).
 enum ProtoArena {
     /// Enough for the envelope and the usual request or answer.
     static let stackBytes = 2048

@@ -79,19 +79,11 @@ extension SQLiteEngine {
         // The row is prepared here, on the caller's thread (its links too,
         // when cached): the writer is the one serial stage of every send, so
         // it only checks the idempotency key, looks up links it must, binds
-        // and steps (docs/benchmarks.md, step 29).
+        // and steps (docs/benchmarks.md, steps 29 and 34).
         let tenant = delivery.tenant
         let policy = delivery.policy
         let headers = HeaderJSON.encode(delivery.headers)
-        // (An array literal: GRDB's initializer from a sequence of values
-        // maps them through a key path, several times slower.)
-        var values: StatementArguments = [
-            delivery.queueID, tenant.accountID, tenant.environment, delivery.target, delivery.method, headers,
-            Data(delivery.body), delivery.metadataJSON, delivery.sign, delivery.idempotencyKey, policy.maxAttempts,
-            policy.backoff, policy.baseDelayMilliseconds, policy.maxDelayMilliseconds, policy.jitter,
-            policy.timeoutMilliseconds, policy.respectRetryAfter, delivery.createdAt, delivery.createdAt,
-            delivery.createdAt, delivery.requestID,
-        ]
+        let row = DeliveryInsertRow(delivery, headersJSON: headers)
         // The row just written, without reading it back; its seq is known
         // once it is written.
         let written = DeliveryRecord(
@@ -113,10 +105,6 @@ extension SQLiteEngine {
             nextTrigger: "initial",
             requestID: delivery.requestID
         )
-        // The whole argument list when the links are known (the usual case),
-        // so the writer only binds it.
-        if let known { values += [known.connectionID, known.destinationID] }
-        let arguments = values
         commits.write(
             { db -> Inserted in
                 if let key = delivery.idempotencyKey,
@@ -130,11 +118,7 @@ extension SQLiteEngine {
                 }
                 let ids = try known ?? Self.links(of: delivery, db)
                 let statement = try db.cachedStatement(sql: SQLiteStatements.insertDelivery)
-                // The statement has exactly these 23 parameters (the values
-                // above and the two links): GRDB's check of them is skipped.
-                statement.setUncheckedArguments(
-                    known == nil ? arguments + [ids.connectionID, ids.destinationID] : arguments
-                )
+                try row.bind(to: statement, connectionID: ids.connectionID, destinationID: ids.destinationID)
                 try statement.execute()
                 return .created(seq: db.lastInsertedRowID, links: known == nil ? ids : nil)
             },
