@@ -4,10 +4,18 @@ public import struct Foundation.Date
 extension ProtoMessage {
     /// A Timestamp message for `seconds` since the Unix epoch plus `nanos`.
     public static func timestamp(seconds: Int64, nanos: Int32 = 0) -> ProtoMessage {
-        var message = try! ProtoMessage(WellKnownType.timestamp.rawValue)  // compiled into every build
-        try! message.set("seconds", .int64(seconds))
-        try! message.set("nanos", .int32(nanos))
+        var message = ProtoMessage(TimestampFields.descriptor)
+        try! message.set(TimestampFields.seconds, .int64(seconds))
+        try! message.set(TimestampFields.nanos, .int32(nanos))
         return message
+    }
+
+    /// Looked up once: every stored time a lookup answers becomes a Timestamp,
+    /// and a lookup by name hashes the name each time.
+    private enum TimestampFields {
+        static let descriptor = MessageDescriptor.named(WellKnownType.timestamp.rawValue)!  // compiled into every build
+        static let seconds = descriptor.field(named: "seconds")!
+        static let nanos = descriptor.field(named: "nanos")!
     }
 
     public static func timestamp(_ date: Date) -> ProtoMessage {

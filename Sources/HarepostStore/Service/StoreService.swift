@@ -87,15 +87,11 @@ public struct StoreService: Sendable {
                 }
             )
         }
-        // Sends: validated on the event loop, answered from the group commit.
+        // Sends: validated on the event loop, answered from the group commit
+        // (storage errors already mapped to statuses: no second future).
         try router.register(
             "harepost.store.v1.Store/Send",
-            future: { request, context, eventLoop in
-                send(request, context, on: eventLoop).flatMapErrorThrowing { error in
-                    if let error = error as? StorageError { throw Self.status(of: error) }
-                    throw error
-                }
-            }
+            future: { request, context, eventLoop in send(request, context, on: eventLoop) }
         )
         return router
     }
@@ -267,6 +263,7 @@ public struct StoreService: Sendable {
                     result.flatMap { record, created in
                         Result { try Self.sendResponse(record, created: created, due: due, context) }
                     }
+                    .mapError { error in (error as? StorageError).map(Self.status(of:)) ?? error }
                 )
             }
         }
@@ -299,16 +296,26 @@ public struct StoreService: Sendable {
                 context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
             }
         }
-        var response = try ProtoMessage(
-            "harepost.store.v1.SendResponse",
-            [
-                "queue_id": .string(record.queueID),
-                "created_at": .timestamp(unixMilliseconds: record.createdAt),
-                "idempotency_key": record.idempotencyKey.map(ProtoValue.string),
-            ]
-        )
-        try response.set("status", enumName: record.status)
+        let fields = SendResponseFields.self
+        var response = ProtoMessage(fields.descriptor)
+        try response.set(fields.queueID, .string(record.queueID))
+        try response.set(fields.createdAt, .timestamp(unixMilliseconds: record.createdAt))
+        if let key = record.idempotencyKey { try response.set(fields.idempotencyKey, .string(key)) }
+        guard let status = fields.status.enumType?.value(jsonName: record.status) else {
+            throw RPCError(.internal, "delivery \(record.queueID) has an unknown status")
+        }
+        try response.set(fields.status, .enumValue(status.number))
         return response
+    }
+
+    /// The answer's type and fields, looked up once instead of by name on
+    /// every send.
+    private enum SendResponseFields {
+        static let descriptor = MessageDescriptor.named("harepost.store.v1.SendResponse")!  // compiled into every build
+        static let queueID = descriptor.field(named: "queue_id")!
+        static let createdAt = descriptor.field(named: "created_at")!
+        static let idempotencyKey = descriptor.field(named: "idempotency_key")!
+        static let status = descriptor.field(named: "status")!
     }
 
     /// Refuses targets that are, or resolve to, internal addresses.
