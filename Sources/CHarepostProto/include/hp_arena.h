@@ -12,8 +12,9 @@
  *
  * hp_arena_init lays the arena out at the start of `buffer` (the caller's,
  * usually on the stack, at least HP_ARENA_MINIMUM bytes, 16-byte aligned;
- * NULL otherwise) and allocates from the rest of it, then from blocks it mallocs when that is
- * used up. Its `allocator` is what protobuf-c takes; its free does nothing.
+ * NULL otherwise) and allocates from the rest of it, then from blocks it
+ * mallocs when that is used up. Its `allocator` is what protobuf-c takes; its
+ * free does nothing. Use an arena on one thread only.
  * hp_arena_release frees the blocks: every pointer the arena handed out is
  * invalid after it. Each block counts as one live allocation of this thread
  * (hp_thread_live_allocations) until it is released. */
