@@ -143,4 +143,17 @@ struct GatewayResponder: Sendable {
         }
         return await bridge.respond(to: request) ?? JSONResponse.error(.notFound, "not found")
     }
+
+    /// Answers a route-map request without a task when it can
+    /// (``RouteBridge/respondWithoutTask(to:completion:)``); false, and
+    /// `completion` is not called, when it needs ``respond(to:)``.
+    func respondWithoutTask(
+        to request: GatewayRequest,
+        completion: @escaping @Sendable (GatewayResponse) -> Void
+    ) -> Bool {
+        if request.method == .GET, ["/healthz", "/readyz", "/metrics"].contains(request.path) { return false }
+        return bridge.respondWithoutTask(to: request) { response in
+            completion(response ?? JSONResponse.error(.notFound, "not found"))
+        }
+    }
 }

@@ -163,6 +163,80 @@ struct RPCServerClientTests {
         }
     }
 
+    /// The callback form of a call (for callers with no task, the gateway's
+    /// event-loop path): answers, status codes and deadlines as the async
+    /// form gives them, a reply delivered on the event loop of the group's
+    /// client the call was made from, and UNAVAILABLE from a stopped client.
+    @Test func callbackCallsAnswerOnTheirLoopWithTheAsyncCallsOutcomes() async throws {
+        try await withTemporaryDirectory { dir in
+            let path = "\(dir)/auth.sock"
+            let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            let group = RPCClientGroup(
+                configuration: .init(endpoint: .unixSocket(path: path)),
+                logger: testLogger,
+                eventLoopGroup: loops
+            )
+            let server = makeServer(path, router: try testRouter(delay: .seconds(5)))
+            /// Makes the call from `loop` and waits for its outcome, and whether it came on `loop`.
+            func call(
+                _ method: String,
+                _ request: ProtoMessage,
+                timeout: Duration? = nil,
+                from loop: any EventLoop
+            ) async -> (Result<ProtoMessage, RPCError>, onLoop: Bool) {
+                await withCheckedContinuation { continuation in
+                    loop.execute {
+                        group.call(method, request, options: .init(timeout: timeout)) { result in
+                            continuation.resume(returning: (result, loop.inEventLoop))
+                        }
+                    }
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await server.run() }
+                tasks.addTask { try await group.run() }
+                await server.waitUntilListening()
+                _ = try await group.checkHealth(timeout: .seconds(5))
+                for (index, loop) in loops.makeIterator().enumerated() {
+                    let (answer, onLoop) = await call(
+                        "harepost.auth.v1.Auth/Authenticate",
+                        try authenticateRequest("key-\(index)"),
+                        from: loop
+                    )
+                    #expect(try answer.get().string("account_id") == "key-\(index)")
+                    #expect(onLoop)
+                }
+                var revoke = try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest")
+                try revoke.set("id", .string("missing"))
+                let (notFound, _) = await call("harepost.auth.v1.Auth/RevokeApiKey", revoke, from: loops.next())
+                #expect(throws: RPCError(.notFound, "no API key missing")) { try notFound.get() }
+                let (unknown, _) = await call(
+                    "harepost.auth.v1.Auth/Nope",
+                    try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest"),
+                    from: loops.next()
+                )
+                #expect(throws: RPCError.self) { try unknown.get() }
+                let started = ContinuousClock.now
+                let (late, _) = await call(
+                    "harepost.auth.v1.Auth/GetSigningSecret",
+                    try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                    timeout: .milliseconds(200),
+                    from: loops.next()
+                )
+                #expect(throws: RPCError(.deadlineExceeded, "deadline exceeded")) { try late.get() }
+                #expect(ContinuousClock.now - started < .seconds(3))
+                tasks.cancelAll()
+            }
+            let (stopped, _) = await call(
+                "harepost.auth.v1.Auth/Authenticate",
+                try authenticateRequest("after"),
+                from: loops.next()
+            )
+            #expect(throws: RPCError.self) { try stopped.get() }
+            try await loops.shutdownGracefully()
+        }
+    }
+
     @Test func socketIsPrivateAndHealthAnswers() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"

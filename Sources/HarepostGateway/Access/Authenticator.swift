@@ -31,9 +31,15 @@ final class Authenticator: Sendable {
         self.timeout = timeout
     }
 
+    /// The key's principal when a fresh answer for it is cached.
+    func cachedPrincipal(for key: String) -> Principal? {
+        guard let entry = cache.withLockedValue({ $0[key] }), entry.expires > .now else { return nil }
+        return entry.principal
+    }
+
     func principal(for key: String, requestID: String) async throws(RPCError) -> Principal {
         let now = ContinuousClock.now
-        if let entry = cache.withLockedValue({ $0[key] }), entry.expires > now { return entry.principal }
+        if let principal = cachedPrincipal(for: key) { return principal }
         let request: ProtoMessage
         do {
             request = try ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)])

@@ -64,10 +64,10 @@ public final class RPCClient: Service, Sendable {
             case sent(ObjectIdentifier)
         }
         var phase: Phase
-        /// Unchecked: ``complete(_:with:)`` takes the call out of `pending`
-        /// under the lock before resuming, so it is resumed exactly once (and
-        /// the checked variant's allocation is one less per call).
-        let continuation: UnsafeContinuation<RPCEnvelope, any Error>
+        /// Called exactly once: ``complete(_:with:)`` (and every other path
+        /// that ends a call) takes the call out of `pending` under the lock
+        /// first. An async call resumes its unchecked continuation here.
+        let finish: @Sendable (Result<RPCEnvelope, any Error>) -> Void
         var deadline: ContinuousClock.Instant?
     }
 
@@ -125,8 +125,91 @@ public final class RPCClient: Service, Sendable {
         }
     }
 
+    /// Calls `path` with `request` and hands the outcome to `completion`, on
+    /// the thread that ends the call (the connection's event loop for a
+    /// reply): for callers with no task to suspend, such as an event-loop
+    /// handler. The same validation, retries and decoding as the async
+    /// ``call(_:_:options:)``; a call made this way is not cancelled by any
+    /// task, only ended by its reply, its deadline or the connection.
+    public func call(
+        _ path: String,
+        _ request: ProtoMessage,
+        options: RPCCallOptions,
+        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
+    ) {
+        let started = ContinuousClock.now
+        let prepared: Prepared
+        do {
+            prepared = try prepare(path, request, options: options)
+        } catch {
+            RPCMetrics.recordClientCall(path, code: error.code, since: started)
+            completion(.failure(error))
+            return
+        }
+        attempt(1, prepared, options: options) { result in
+            let code: RPCCode
+            switch result {
+            case .success: code = .ok
+            case .failure(let error): code = error.code
+            }
+            RPCMetrics.recordClientCall(path, code: code, since: started)
+            completion(result)
+        }
+    }
+
+    private func attempt(
+        _ number: Int,
+        _ prepared: Prepared,
+        options: RPCCallOptions,
+        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
+    ) {
+        let request: RPCEnvelope
+        let frame: ByteBuffer
+        let id: UInt64
+        do {
+            (id, request, frame) = try envelope(prepared, metadata: options.metadata)
+        } catch {
+            completion(.failure(Self.status(of: error)))
+            return
+        }
+        start(id: id, request: request, frame: frame, deadline: prepared.deadline) { outcome in
+            switch self.decide(outcome, prepared, attempt: number, options: options) {
+            case .retry: self.attempt(number + 1, prepared, options: options, completion: completion)
+            case .done(let result): completion(result)
+            }
+        }
+    }
+
     private func perform(_ path: String, _ request: ProtoMessage, options: RPCCallOptions)
         async throws(RPCError) -> ProtoMessage
+    {
+        let prepared = try prepare(path, request, options: options)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let outcome: Result<RPCEnvelope, any Error>
+            do {
+                outcome = .success(try await send(prepared, metadata: options.metadata))
+            } catch {
+                outcome = .failure(error)
+            }
+            switch decide(outcome, prepared, attempt: attempt, options: options) {
+            case .retry: continue
+            case .done(let result): return try result.get()
+            }
+        }
+    }
+
+    /// A call checked against the compiled contracts and packed once, for
+    /// every attempt.
+    private struct Prepared: Sendable {
+        let path: String
+        let method: ServiceDescriptor.Method
+        let payload: [UInt8]
+        let deadline: ContinuousClock.Instant?
+    }
+
+    private func prepare(_ path: String, _ request: ProtoMessage, options: RPCCallOptions) throws(RPCError) -> Prepared
     {
         guard let method = ServiceDescriptor.method(path: path) else {
             throw RPCError(.unimplemented, "no RPC method \(path) in the compiled proto contracts")
@@ -134,29 +217,55 @@ public final class RPCClient: Service, Sendable {
         guard request.descriptor == method.input else {
             throw .invalidArgument("\(path) takes \(method.input.fullName), not \(request.descriptor.fullName)")
         }
-        let deadline = options.timeout.map { ContinuousClock.now + $0 }
-        let payload = request.serializedBytes()
-        var attempt = 0
-        while true {
-            attempt += 1
-            let reply: RPCEnvelope
-            do {
-                reply = try await send(method: path, payload: payload, metadata: options.metadata, deadline: deadline)
-            } catch .status(let error) {
-                throw error
-            } catch .neverSent where attempt == 1 {
-                continue
-            } catch .connectionLost where attempt == 1 && options.idempotent {
-                continue
-            } catch {
-                throw .unavailable("connection to \(configuration.endpoint) lost")
-            }
-            guard reply.code == .ok else { throw RPCError(reply.code, reply.message) }
-            do {
-                return try ProtoMessage(serializedBytes: reply.payload, as: method.output)
-            } catch {
-                throw RPCError(.internal, "\(path) answered with bytes that are not a \(method.output.fullName)")
-            }
+        return Prepared(
+            path: path,
+            method: method,
+            payload: request.serializedBytes(),
+            deadline: options.timeout.map { ContinuousClock.now + $0 }
+        )
+    }
+
+    private enum Decision {
+        case retry
+        case done(Result<ProtoMessage, RPCError>)
+    }
+
+    /// What an attempt's outcome means: the call's answer or error, or one
+    /// more attempt (once: for a request that never left, or one lost with
+    /// its connection when the call is idempotent).
+    private func decide(
+        _ outcome: Result<RPCEnvelope, any Error>,
+        _ prepared: Prepared,
+        attempt: Int,
+        options: RPCCallOptions
+    ) -> Decision {
+        let reply: RPCEnvelope
+        switch outcome {
+        case .success(let envelope):
+            reply = envelope
+        case .failure(Failure.status(let error)):
+            return .done(.failure(error))
+        case .failure(Failure.neverSent) where attempt == 1:
+            return .retry
+        case .failure(Failure.connectionLost) where attempt == 1 && options.idempotent:
+            return .retry
+        case .failure(Failure.neverSent), .failure(Failure.connectionLost):
+            return .done(.failure(.unavailable("connection to \(configuration.endpoint) lost")))
+        case .failure(let error):
+            return .done(.failure(RPCError(.unknown, "\(error)")))
+        }
+        guard reply.code == .ok else { return .done(.failure(RPCError(reply.code, reply.message))) }
+        do {
+            return .done(.success(try ProtoMessage(serializedBytes: reply.payload, as: prepared.method.output)))
+        } catch {
+            return .done(
+                .failure(
+                    RPCError(
+                        .internal,
+                        "\(prepared.path) answered with bytes that are not a \(prepared.method.output.fullName)"
+                    )
+                )
+            )
         }
     }
 
@@ -169,11 +278,12 @@ public final class RPCClient: Service, Sendable {
         )
     }
 
-    private func send(method: String, payload: [UInt8], metadata: [String: String], deadline: ContinuousClock.Instant?)
-        async throws(Failure) -> RPCEnvelope
-    {
+    /// The attempt's envelope and frame under a new call id.
+    private func envelope(_ prepared: Prepared, metadata: [String: String]) throws(Failure) -> (
+        UInt64, RPCEnvelope, ByteBuffer
+    ) {
         var timeoutMilliseconds: UInt64 = 0
-        if let deadline {
+        if let deadline = prepared.deadline {
             let remaining = deadline - .now
             guard remaining > .zero else { throw .status(RPCError(.deadlineExceeded, "deadline exceeded")) }
             timeoutMilliseconds = UInt64(max(1, remaining.nanoseconds / 1_000_000))
@@ -184,10 +294,10 @@ public final class RPCClient: Service, Sendable {
         }
         let request = RPCEnvelope.request(
             callID: id,
-            method: method,
+            method: prepared.path,
             timeoutMilliseconds: timeoutMilliseconds,
             metadata: metadata,
-            payload: payload
+            payload: prepared.payload
         )
         let frame = request.frame(allocator: ByteBufferAllocator())
         guard RPCEnvelope.bodySize(ofFrame: frame) <= configuration.maximumFrameSize else {
@@ -198,10 +308,22 @@ public final class RPCClient: Service, Sendable {
                 )
             )
         }
+        return (id, request, frame)
+    }
+
+    private static func status(of failure: Failure) -> RPCError {
+        if case .status(let error) = failure { return error }
+        return RPCError(.unavailable, "call not sent")
+    }
+
+    private func send(_ prepared: Prepared, metadata: [String: String]) async throws(Failure) -> RPCEnvelope {
+        let (id, request, frame) = try envelope(prepared, metadata: metadata)
         do {
             return try await withTaskCancellationHandler {
                 try await withUnsafeThrowingContinuation { continuation in
-                    self.start(id: id, request: request, frame: frame, deadline: deadline, continuation: continuation)
+                    self.start(id: id, request: request, frame: frame, deadline: prepared.deadline) {
+                        continuation.resume(with: $0)
+                    }
                 }
             } onCancel: {
                 self.complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
@@ -225,25 +347,25 @@ public final class RPCClient: Service, Sendable {
         request: RPCEnvelope,
         frame: ByteBuffer,
         deadline: ContinuousClock.Instant?,
-        continuation: UnsafeContinuation<RPCEnvelope, any Error>
+        finish: @escaping @Sendable (Result<RPCEnvelope, any Error>) -> Void
     ) {
         let action = state.withLockedValue { state -> StartAction in
             switch state.connection {
             case .stopped:
                 return .fail(.unavailable("client for \(configuration.endpoint) is not running"))
             case .ready(let channel):
-                state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), continuation: continuation)
+                state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), finish: finish)
                 return .write(channel)
             case .connecting:
                 state.pending[id] = PendingCall(
                     phase: .queued(request, firstAttempt: state.attempts + 1),
-                    continuation: continuation
+                    finish: finish
                 )
                 return .wait
             case .waiting:
                 state.pending[id] = PendingCall(
                     phase: .queued(request, firstAttempt: state.attempts + 1),
-                    continuation: continuation
+                    finish: finish
                 )
                 state.wakeRequested = true
                 defer { state.wake = nil }
@@ -252,7 +374,7 @@ public final class RPCClient: Service, Sendable {
         }
         switch action {
         case .fail(let error):
-            continuation.resume(throwing: Failure.status(error))
+            finish(.failure(Failure.status(error)))
             return
         case .write(let channel):
             write(frame, callID: id, on: channel)
@@ -311,7 +433,7 @@ public final class RPCClient: Service, Sendable {
     /// connection loss comes first wins.
     func complete(_ callID: UInt64, with result: Result<RPCEnvelope, any Error>) {
         guard let call = state.withLockedValue({ $0.pending.removeValue(forKey: callID) }) else { return }
-        call.continuation.resume(with: result)
+        call.finish(result)
     }
 
     private func scheduleDeadlineSweep() {
@@ -341,7 +463,7 @@ public final class RPCClient: Service, Sendable {
         }
         if again { scheduleDeadlineSweep() }
         for call in expired {
-            call.continuation.resume(throwing: Failure.status(RPCError(.deadlineExceeded, "deadline exceeded")))
+            call.finish(.failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
         }
     }
 
@@ -448,7 +570,7 @@ public final class RPCClient: Service, Sendable {
             metadata: ["rpc.endpoint": "\(configuration.endpoint)", "rpc.lost_calls": "\(lost.count)"]
         )
         for call in lost {
-            call.continuation.resume(throwing: Failure.connectionLost)
+            call.finish(.failure(Failure.connectionLost))
         }
     }
 
@@ -469,7 +591,7 @@ public final class RPCClient: Service, Sendable {
             return failed
         }
         for call in failed {
-            call.continuation.resume(throwing: Failure.status(error))
+            call.finish(.failure(Failure.status(error)))
         }
     }
 
@@ -520,9 +642,7 @@ public final class RPCClient: Service, Sendable {
         }
         wake?.resume()
         for call in pending {
-            call.continuation.resume(
-                throwing: Failure.status(.unavailable("client for \(configuration.endpoint) stopped"))
-            )
+            call.finish(.failure(Failure.status(.unavailable("client for \(configuration.endpoint) stopped"))))
         }
     }
 }

@@ -11,6 +11,14 @@ public protocol RPCCaller: Service {
     /// Calls `path` (`harepost.store.v1.Store/GetDelivery`) with `request`.
     func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions) async throws(RPCError)
         -> ProtoMessage
+    /// Calls `path` with `request` and hands the outcome to `completion`
+    /// (``RPCClient/call(_:_:options:completion:)``): for callers with no task.
+    func call(
+        _ path: String,
+        _ request: ProtoMessage,
+        options: RPCCallOptions,
+        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
+    )
     /// The server's `harepost.rpc.v1.Health/Check` answer.
     func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage
 }
@@ -69,6 +77,15 @@ public final class RPCClientGroup: RPCCaller, Sendable {
         -> ProtoMessage
     {
         try await current.call(path, request, options: options)
+    }
+
+    public func call(
+        _ path: String,
+        _ request: ProtoMessage,
+        options: RPCCallOptions,
+        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
+    ) {
+        current.call(path, request, options: options, completion: completion)
     }
 
     /// Every connection's health, asked at once: a failure if any fails,
