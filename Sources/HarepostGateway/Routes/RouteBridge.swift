@@ -26,10 +26,11 @@ struct RouteBridge: Sendable {
     /// The answer for a request on one of the map's paths; nil for a path
     /// the map does not have.
     func respond(to request: GatewayRequest) async -> GatewayResponse? {
-        guard let begun = begin(request) else { return nil }
-        guard case .route(let serving) = begun else {
-            if case .answered(let response) = begun { return response }
-            return nil
+        let serving: Serving
+        switch begin(request) {
+        case nil: return nil
+        case .answered(let response)?: return response
+        case .route(let matched)?: serving = matched
         }
         let outcome: Result<ProtoMessage, GatewayError>
         do throws(GatewayError) {
@@ -61,13 +62,16 @@ struct RouteBridge: Sendable {
         to request: GatewayRequest,
         completion: @escaping @Sendable (GatewayResponse?) -> Void
     ) -> Bool {
-        guard let begun = begin(request) else {
+        let serving: Serving
+        switch begin(request) {
+        case nil:
             completion(nil)
             return true
-        }
-        guard case .route(let serving) = begun else {
-            if case .answered(let response) = begun { completion(response) }
+        case .answered(let response)?:
+            completion(response)
             return true
+        case .route(let matched)?:
+            serving = matched
         }
         do throws(GatewayError) {
             var principal: Principal?
