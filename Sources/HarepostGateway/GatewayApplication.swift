@@ -151,7 +151,12 @@ struct GatewayResponder: Sendable {
         to request: GatewayRequest,
         completion: @escaping @Sendable (GatewayResponse) -> Void
     ) -> Bool {
-        if request.method == .GET, ["/healthz", "/readyz", "/metrics"].contains(request.path) { return false }
+        if request.method == .GET {
+            switch request.path {
+            case "/healthz", "/readyz", "/metrics": return false
+            default: break
+            }
+        }
         return bridge.respondWithoutTask(to: request) { response in
             completion(response ?? JSONResponse.error(.notFound, "not found"))
         }
