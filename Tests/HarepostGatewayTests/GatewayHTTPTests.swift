@@ -176,11 +176,14 @@ struct GatewayHTTPTests {
                 )
                 let running = Task { try await group.run() }
                 let port = await server.waitUntilListening()
+                // The quiet period only ends the read if the gateway never
+                // answers or closes; it is long because a CI run of the full
+                // suite on two cores once read nothing here within 5 s.
                 let inProgress = Task {
                     try await RawHTTP.exchange(
                         port: port,
                         "GET /v1/deliveries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\n\r\n",
-                        quietPeriod: .seconds(5)
+                        quietPeriod: .seconds(30)
                     )
                 }
                 // Shut down once the request is in progress: the gateway has

@@ -11,14 +11,44 @@ let testLogger: Logger = {
     return logger
 }()
 
+/// A gate a handler stops at: it says it has arrived, then waits until the
+/// test opens it.
+struct TestGate: Sendable {
+    private let arrivals: AsyncStream<Void>
+    private let arrive: AsyncStream<Void>.Continuation
+    private let openings: AsyncStream<Void>
+    private let opener: AsyncStream<Void>.Continuation
+
+    init() {
+        (arrivals, arrive) = AsyncStream.makeStream(of: Void.self)
+        (openings, opener) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    /// For the handler (one at a time).
+    func pass() async {
+        arrive.yield()
+        var opened = openings.makeAsyncIterator()
+        _ = await opened.next()
+    }
+
+    /// For the test: returns once a handler waits at the gate.
+    func waitForArrival() async {
+        var arrived = arrivals.makeAsyncIterator()
+        _ = await arrived.next()
+    }
+
+    func open() { opener.yield() }
+}
+
 /// A router answering Authenticate by echoing the key as the account id, and
-/// GetSigningSecret after `delay` (for deadline and drain tests). ListApiKeys
+/// GetSigningSecret after `delay` (for deadline and drain tests), then
+/// after passing `secretsGate` when one is given. ListApiKeys
 /// is an immediate handler: it answers the call's `x-request-id` as its one
 /// key's id, or fails as the metadata `fail` says. RotateSigningSecret is a
 /// future handler: after the metadata's `delay-ms` (a timer on the event
 /// loop, no task) it answers the `x-request-id` as the secret, or fails as
 /// `fail` says.
-func testRouter(delay: Duration = .zero) throws -> RPCRouter {
+func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil) throws -> RPCRouter {
     var router = RPCRouter()
     try router.register("harepost.auth.v1.Auth/Authenticate") { request, context in
         var response = try ProtoMessage("harepost.auth.v1.AuthenticateResponse")
@@ -28,6 +58,7 @@ func testRouter(delay: Duration = .zero) throws -> RPCRouter {
     }
     try router.register("harepost.auth.v1.Auth/GetSigningSecret") { _, _ in
         try await Task.sleep(for: delay)
+        await secretsGate?.pass()
         var response = try ProtoMessage("harepost.auth.v1.GetSigningSecretResponse")
         try response.set("signing_secret", .string("whsec_test"))
         return response

@@ -216,7 +216,7 @@ struct StoreServiceTests {
             _ = try await store.send(#"{"target": "https://your-app.com/"}"#)
             let tasks = try await claimed
             #expect(tasks.count == 1)
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(5))  // well before the 10 s wait
             // Leased: nobody else gets it.
             #expect(try await store.claim().isEmpty)
         }
