@@ -492,7 +492,7 @@ struct RPCServerClientTests {
                 // Every connection the server accepted is closed by it.
                 for connection in connecting {
                     guard let channel = try? await connection.get() else { continue }
-                    #expect(try await isClosedWithin(.seconds(5), channel))
+                    #expect(try await isClosedWithin(.seconds(15), channel))
                 }
             }
         }
@@ -506,7 +506,7 @@ func rawConnectionIsClosedAfterSending(_ bytes: [UInt8], to path: String) async 
         unixDomainSocketPath: path
     ).get()
     try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
-    return try await isClosedWithin(.seconds(5), channel)
+    return try await isClosedWithin(.seconds(15), channel)
 }
 
 /// Whether `channel` is closed (by its peer) within `limit`; it is closed on return.
