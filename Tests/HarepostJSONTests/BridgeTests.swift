@@ -134,6 +134,38 @@ struct BridgeTests {
         let back = try ProtoJSON.decode(ProtoJSON.encode(task), as: task.descriptor)
         #expect(back == task)
     }
+
+    /// The bytes themselves: every field in declaration order, absent ones
+    /// `null`, and the number forms at their edges (a `Value` number is a
+    /// double: whole ones are written as integers while they are exact, so
+    /// 2^63 - 1, which rounds to 2^63, is not).
+    @Test func writesMessagesByteForByte() throws {
+        var envelope = try ProtoMessage("harepost.rpc.v1.Envelope")
+        try envelope.set("call_id", .uint64(UInt64(Int64.max) + 1))
+        #expect(
+            String(decoding: ProtoJSON.encodeBytes(envelope), as: UTF8.self)
+                == #"{"kind":null,"call_id":9.223372036854776e+18,"method":"","timeout_ms":0,"metadata":{},"code":"ok","message":"","payload":""}"#
+        )
+        let body = try ProtoJSON.decode(
+            Array(
+                #"""
+                {"target": "https://x.test/\"q\"", "headers": {"B": "\u0001"},
+                 "body": {"n": [0, 9, 10, -1, 9223372036854775807, -9223372036854775808, 1e15, 1e16, 0.1, -2.5,
+                                1e300, true, null, "s", {}, []]}}
+                """#.utf8
+            ),
+            as: send
+        )
+        let json = String(decoding: ProtoJSON.encodeBytes(body), as: UTF8.self)
+        #expect(
+            json
+                == #"{"target":"https://x.test/\"q\"","method":null,"headers":{"B":"\u0001"},"#
+                + #""body":{"n":[0,9,10,-1,9.223372036854776e+18,-9223372036854775808,1000000000000000,10000000000000000,0.1,-2.5,"#
+                + #"1e+300,true,null,"s",{},[]]},"delivery":null,"idempotency_key":null,"sign":false,"metadata":null}"#
+        )
+        // The tree form is the same document.
+        #expect(ProtoJSON.encode(body) == (try JSONParser.parse(json)))
+    }
 }
 
 @Suite("JSON parser and writer")

@@ -176,7 +176,7 @@ struct RouteBridge: Sendable {
         switch outcome {
         case .success(let reply):
             let body = route.responseField.map { reply.message($0.name) ?? ProtoMessage($0.messageType!) } ?? reply
-            response = JSONResponse.make(HTTPResponseStatus(statusCode: route.successStatus), ProtoJSON.encode(body))
+            response = JSONResponse.make(HTTPResponseStatus(statusCode: route.successStatus), body)
         case .failure(let error):
             response = error.response(route: route)
             if error.status.code >= 500 {

@@ -4,7 +4,7 @@ import struct Foundation.Data
 
 /// The JSON bridge: messages to JSON and JSON to messages, by walking descriptors.
 ///
-/// The mapping (also in docs/json-bridge.md):
+/// The mapping (also in docs/contracts.md, "The JSON bridge"):
 /// - keys are proto field names; every field appears in rendered JSON, in
 ///   declaration order; an absent field with presence renders as `null`;
 /// - integers (including 64-bit) are JSON numbers; enums are their lower-case
@@ -18,58 +18,95 @@ import struct Foundation.Data
 public enum ProtoJSON {
     // MARK: Message → JSON
 
-    public static func encode(_ message: ProtoMessage) -> JSONValue {
-        if let special = encodeWellKnown(message) { return special }
-        var members: [(key: String, value: JSONValue)] = []
-        members.reserveCapacity(message.descriptor.fields.count)
-        for field in message.descriptor.fields {
-            members.append((field.name, encode(field, of: message)))
-        }
-        return .object(members)
-    }
-
-    /// Renders a message as JSON bytes.
+    /// Renders a message as JSON bytes, written straight from the message:
+    /// the gateway renders every answer and the store every send's body this
+    /// way, and building a ``JSONValue`` tree first cost more than writing
+    /// (docs/benchmarks.md, step 38).
     public static func encodeBytes(_ message: ProtoMessage) -> [UInt8] {
-        JSONWriter.bytes(encode(message))
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        write(message, to: &output)
+        return output
     }
 
-    static func encode(_ field: FieldDescriptor, of message: ProtoMessage) -> JSONValue {
+    /// The message as a JSON value: its bytes (``encodeBytes(_:)``, the one
+    /// encoder) read back, for callers that look into the document.
+    public static func encode(_ message: ProtoMessage) -> JSONValue {
+        do {
+            return try JSONParser.parse(encodeBytes(message))
+        } catch {
+            preconditionFailure("ProtoJSON wrote JSON it cannot read back: \(error)")
+        }
+    }
+
+    /// Appends the message's JSON to `output`.
+    public static func write(_ message: ProtoMessage, to output: inout [UInt8]) {
+        if writeWellKnown(message, to: &output) { return }
+        output.append(UInt8(ascii: "{"))
+        for field in message.descriptor.fields {
+            if field.index > 0 { output.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(field.name, to: &output)
+            output.append(UInt8(ascii: ":"))
+            write(field, of: message, to: &output)
+        }
+        output.append(UInt8(ascii: "}"))
+    }
+
+    private static func write(_ field: FieldDescriptor, of message: ProtoMessage, to output: inout [UInt8]) {
         if field.isMap {
-            let entries = message.values(of: field).compactMap(\.messageValue)
-            return .object(
-                entries.map { entry in
-                    let keyField = entry.descriptor.fields[0]
-                    let valueField = entry.descriptor.fields[1]
-                    let key = entry.value(of: keyField).map(mapKey) ?? ""
-                    return (key, encode(valueField, of: entry))
-                }
-            )
+            output.append(UInt8(ascii: "{"))
+            var first = true
+            for case .message(let entry) in message.values(of: field) {
+                if !first { output.append(UInt8(ascii: ",")) }
+                first = false
+                let keyField = entry.descriptor.fields[0]
+                JSONWriter.writeString(entry.value(of: keyField).map(mapKey) ?? "", to: &output)
+                output.append(UInt8(ascii: ":"))
+                write(entry.descriptor.fields[1], of: entry, to: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        } else if field.isRepeated {
+            output.append(UInt8(ascii: "["))
+            for (index, value) in message.values(of: field).enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                write(value, field, to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        } else if let value = message.value(of: field) {
+            write(value, field, to: &output)
+        } else {
+            output.append(contentsOf: "null".utf8)
         }
-        if field.isRepeated {
-            return .array(message.values(of: field).map { encode($0, field) })
-        }
-        guard let value = message.value(of: field) else { return .null }
-        return encode(value, field)
     }
 
-    static func encode(_ value: ProtoValue, _ field: FieldDescriptor) -> JSONValue {
+    private static func write(_ value: ProtoValue, _ field: FieldDescriptor, to output: inout [UInt8]) {
         switch value {
-        case .int32(let v): .integer(Int64(v))
-        case .int64(let v): .integer(v)
-        case .uint32(let v): .integer(Int64(v))
-        case .uint64(let v): Int64(exactly: v).map(JSONValue.integer) ?? .double(Double(v))
-        case .float(let v): .double(Double(v))
-        case .double(let v): .double(v)
-        case .bool(let v): .bool(v)
-        case .string(let v): .string(v)
-        case .bytes(let v): .string(Data(v).base64EncodedString())
+        case .int32(let v): JSONWriter.writeInteger(Int64(v), to: &output)
+        case .int64(let v): JSONWriter.writeInteger(v, to: &output)
+        case .uint32(let v): JSONWriter.writeInteger(Int64(v), to: &output)
+        case .uint64(let v):
+            if let exact = Int64(exactly: v) {
+                JSONWriter.writeInteger(exact, to: &output)
+            } else {
+                JSONWriter.writeDouble(Double(v), to: &output)
+            }
+        case .float(let v): JSONWriter.writeDouble(Double(v), to: &output)
+        case .double(let v): JSONWriter.writeDouble(v, to: &output)
+        case .bool(let v): output.append(contentsOf: (v ? "true" : "false").utf8)
+        case .string(let v): JSONWriter.writeString(v, to: &output)
+        case .bytes(let v): JSONWriter.writeString(Data(v).base64EncodedString(), to: &output)
         case .enumValue(let number):
             // `…_UNSPECIFIED` means unknown, which is `null` in the public shapes.
-            field.enumType?.value(number: number).map {
-                $0.name.hasSuffix("_UNSPECIFIED") ? .null : .string($0.jsonName)
+            if let known = field.enumType?.value(number: number) {
+                if known.name.hasSuffix("_UNSPECIFIED") {
+                    output.append(contentsOf: "null".utf8)
+                } else {
+                    JSONWriter.writeString(known.jsonName, to: &output)
+                }
+            } else {
+                JSONWriter.writeInteger(Int64(number), to: &output)
             }
-                ?? .integer(Int64(number))
-        case .message(let message): encode(message)
+        case .message(let message): write(message, to: &output)
         }
     }
 
@@ -81,34 +118,58 @@ public enum ProtoJSON {
         }
     }
 
-    private static func encodeWellKnown(_ message: ProtoMessage) -> JSONValue? {
-        guard let type = message.descriptor.wellKnownType else { return nil }
+    /// Writes a well-known type's JSON form; false for other messages.
+    private static func writeWellKnown(_ message: ProtoMessage, to output: inout [UInt8]) -> Bool {
+        guard let type = message.descriptor.wellKnownType else { return false }
         let types = WellKnownFields.shared
         switch type {
         case .timestamp:
             let (seconds, nanos) = message.timestampValue ?? (0, 0)
-            return .string(RFC3339.format(seconds: seconds, nanos: nanos))
+            JSONWriter.writeString(RFC3339.format(seconds: seconds, nanos: nanos), to: &output)
         case .struct:
-            return .object(
-                message.values(of: types.structFields).compactMap(\.messageValue).map { entry in
-                    (
-                        entry.value(of: types.structEntryKey)?.stringValue ?? "",
-                        entry.value(of: types.structEntryValue)?.messageValue.map(encode) ?? .null
-                    )
+            output.append(UInt8(ascii: "{"))
+            var first = true
+            for case .message(let entry) in message.values(of: types.structFields) {
+                if !first { output.append(UInt8(ascii: ",")) }
+                first = false
+                JSONWriter.writeString(entry.value(of: types.structEntryKey)?.stringValue ?? "", to: &output)
+                output.append(UInt8(ascii: ":"))
+                if let value = entry.value(of: types.structEntryValue)?.messageValue {
+                    write(value, to: &output)
+                } else {
+                    output.append(contentsOf: "null".utf8)
                 }
-            )
+            }
+            output.append(UInt8(ascii: "}"))
         case .listValue:
-            return .array(message.values(of: types.listValues).compactMap(\.messageValue).map(encode))
+            output.append(UInt8(ascii: "["))
+            var first = true
+            for case .message(let element) in message.values(of: types.listValues) {
+                if !first { output.append(UInt8(ascii: ",")) }
+                first = false
+                write(element, to: &output)
+            }
+            output.append(UInt8(ascii: "]"))
         case .value:
             // A oneof: at most one member is set, and an unset member has no value.
             if let number = message.value(of: types.numberValue)?.doubleValue {
-                return Int64(exactly: number).map(JSONValue.integer) ?? .double(number)
+                if let exact = Int64(exactly: number) {
+                    JSONWriter.writeInteger(exact, to: &output)
+                } else {
+                    JSONWriter.writeDouble(number, to: &output)
+                }
+            } else if let string = message.value(of: types.stringValue)?.stringValue {
+                JSONWriter.writeString(string, to: &output)
+            } else if let bool = message.value(of: types.boolValue)?.boolValue {
+                output.append(contentsOf: (bool ? "true" : "false").utf8)
+            } else if let structValue = message.value(of: types.structValue)?.messageValue {
+                write(structValue, to: &output)
+            } else if let listValue = message.value(of: types.listValueField)?.messageValue {
+                write(listValue, to: &output)
+            } else {
+                output.append(contentsOf: "null".utf8)
             }
-            if let string = message.value(of: types.stringValue)?.stringValue { return .string(string) }
-            if let bool = message.value(of: types.boolValue)?.boolValue { return .bool(bool) }
-            if let structValue = message.value(of: types.structValue)?.messageValue { return encode(structValue) }
-            if let listValue = message.value(of: types.listValueField)?.messageValue { return encode(listValue) }
-            return .null
         }
+        return true
     }
 }

@@ -15,15 +15,8 @@ public enum JSONWriter {
         switch value {
         case .null: output.append(contentsOf: "null".utf8)
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
-        case .integer(let value): output.append(contentsOf: String(value).utf8)
-        case .double(let value):
-            if !value.isFinite {
-                output.append(contentsOf: "null".utf8)
-            } else if value == value.rounded(), abs(value) < 1e15 {
-                output.append(contentsOf: String(Int64(value)).utf8)
-            } else {
-                output.append(contentsOf: "\(value)".utf8)
-            }
+        case .integer(let value): writeInteger(value, to: &output)
+        case .double(let value): writeDouble(value, to: &output)
         case .string(let value): writeString(value, to: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))
@@ -41,6 +34,42 @@ public enum JSONWriter {
                 write(member.value, to: &output)
             }
             output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// An integer's decimal digits.
+    public static func writeInteger(_ value: Int64, to output: inout [UInt8]) {
+        if value >= 0, value < 10 {
+            output.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for a sign and 19 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                start -= 1
+                buffer[start] = UInt8(ascii: "-")
+            }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+        }
+    }
+
+    /// A number that may have a fraction: `null` when not finite (JSON has
+    /// no infinities), an integer's digits when it is whole and below 10^15,
+    /// Swift's shortest round-trip form otherwise.
+    public static func writeDouble(_ value: Double, to output: inout [UInt8]) {
+        if !value.isFinite {
+            output.append(contentsOf: "null".utf8)
+        } else if value == value.rounded(), abs(value) < 1e15 {
+            writeInteger(Int64(value), to: &output)
+        } else {
+            output.append(contentsOf: "\(value)".utf8)
         }
     }
 
