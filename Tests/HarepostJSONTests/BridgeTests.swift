@@ -166,6 +166,70 @@ struct BridgeTests {
         // The tree form is the same document.
         #expect(ProtoJSON.encode(body) == (try JSONParser.parse(json)))
     }
+
+    /// A map may repeat a key on the wire, and the last entry wins; a JSON
+    /// object may not repeat one. Nesting deeper than the parser's limit for
+    /// untrusted input still reads back as a tree.
+    @Test func repeatedMapKeysKeepTheLastAndDeepValuesReadBack() throws {
+        func entry(_ type: String, _ key: String, _ value: ProtoValue) throws -> ProtoValue {
+            .message(try ProtoMessage(type, ["key": .string(key), "value": value]))
+        }
+        var request = try ProtoMessage("harepost.store.v1.SendRequest")
+        try request.set(
+            "headers",
+            values: [
+                try entry("harepost.store.v1.SendRequest.HeadersEntry", "A", .string("first")),
+                try entry("harepost.store.v1.SendRequest.HeadersEntry", "B", .string("b")),
+                try entry("harepost.store.v1.SendRequest.HeadersEntry", "A", .string("last")),
+            ]
+        )
+        var metadata = try ProtoMessage("google.protobuf.Struct")
+        try metadata.set(
+            "fields",
+            values: [
+                try entry(
+                    "google.protobuf.Struct.FieldsEntry",
+                    "k",
+                    .message(
+                        try ProtoMessage(
+                            "google.protobuf.Value",
+                            ["string_value": .string("first")]
+                        )
+                    )
+                ),
+                try entry(
+                    "google.protobuf.Struct.FieldsEntry",
+                    "k",
+                    .message(
+                        try ProtoMessage(
+                            "google.protobuf.Value",
+                            ["string_value": .string("last")]
+                        )
+                    )
+                ),
+            ]
+        )
+        try request.set("metadata", .message(metadata))
+        let json = String(decoding: ProtoJSON.encodeBytes(request), as: UTF8.self)
+        #expect(json.contains(#""headers":{"B":"b","A":"last"}"#))
+        #expect(json.contains(#""metadata":{"k":"last"}"#))
+        #expect(ProtoJSON.encode(request)["headers"]?["A"] == .string("last"))
+
+        var deep = try ProtoMessage("google.protobuf.Value", ["string_value": .string("core")])
+        for _ in 0..<(JSONParser.maximumDepth + 10) {
+            var list = try ProtoMessage("google.protobuf.ListValue")
+            try list.set("values", values: [.message(deep)])
+            deep = try ProtoMessage("google.protobuf.Value", ["list_value": .message(list)])
+        }
+        var value = ProtoJSON.encode(deep)
+        var levels = 0
+        while case .array(let elements) = value, let only = elements.first {
+            levels += 1
+            value = only
+        }
+        #expect(levels == JSONParser.maximumDepth + 10)
+        #expect(value == .string("core"))
+    }
 }
 
 @Suite("JSON parser and writer")

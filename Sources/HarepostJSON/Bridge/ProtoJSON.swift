@@ -32,8 +32,9 @@ public enum ProtoJSON {
     /// The message as a JSON value: its bytes (``encodeBytes(_:)``, the one
     /// encoder) read back, for callers that look into the document.
     public static func encode(_ message: ProtoMessage) -> JSONValue {
+        // No depth limit: the writer has just recursed as deep.
         do {
-            return try JSONParser.parse(encodeBytes(message))
+            return try JSONParser.parse(encodeBytes(message), maximumDepth: .max)
         } catch {
             preconditionFailure("ProtoJSON wrote JSON it cannot read back: \(error)")
         }
@@ -54,13 +55,14 @@ public enum ProtoJSON {
 
     private static func write(_ field: FieldDescriptor, of message: ProtoMessage, to output: inout [UInt8]) {
         if field.isMap {
+            let entries = message.values(of: field).compactMap(\.messageValue)
+            let keys = entries.map { entry in entry.value(of: entry.descriptor.fields[0]).map(mapKey) ?? "" }
             output.append(UInt8(ascii: "{"))
             var first = true
-            for case .message(let entry) in message.values(of: field) {
+            for (index, entry) in entries.enumerated() where !isSuperseded(index, keys) {
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                let keyField = entry.descriptor.fields[0]
-                JSONWriter.writeString(entry.value(of: keyField).map(mapKey) ?? "", to: &output)
+                JSONWriter.writeString(keys[index], to: &output)
                 output.append(UInt8(ascii: ":"))
                 write(entry.descriptor.fields[1], of: entry, to: &output)
             }
@@ -110,6 +112,15 @@ public enum ProtoJSON {
         }
     }
 
+    /// Whether a later map entry has the same key: on the wire a map may
+    /// repeat a key and the last entry wins (the protobuf rule), and a JSON
+    /// object may not repeat one. Maps are small; a quadratic scan of the
+    /// later keys costs less than hashing them.
+    private static func isSuperseded(_ index: Int, _ keys: [String]) -> Bool {
+        let key = keys[index]
+        return keys[(index + 1)...].contains(key)
+    }
+
     private static func mapKey(_ value: ProtoValue) -> String {
         switch value {
         case .string(let v): v
@@ -127,12 +138,14 @@ public enum ProtoJSON {
             let (seconds, nanos) = message.timestampValue ?? (0, 0)
             JSONWriter.writeString(RFC3339.format(seconds: seconds, nanos: nanos), to: &output)
         case .struct:
+            let entries = message.values(of: types.structFields).compactMap(\.messageValue)
+            let keys = entries.map { $0.value(of: types.structEntryKey)?.stringValue ?? "" }
             output.append(UInt8(ascii: "{"))
             var first = true
-            for case .message(let entry) in message.values(of: types.structFields) {
+            for (index, entry) in entries.enumerated() where !isSuperseded(index, keys) {
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                JSONWriter.writeString(entry.value(of: types.structEntryKey)?.stringValue ?? "", to: &output)
+                JSONWriter.writeString(keys[index], to: &output)
                 output.append(UInt8(ascii: ":"))
                 if let value = entry.value(of: types.structEntryValue)?.messageValue {
                     write(value, to: &output)

@@ -12,16 +12,22 @@ public struct JSONParser {
     public static let maximumDepth = 64
 
     private let bytes: UnsafeBufferPointer<UInt8>
+    private let maximumDepth: Int
     private var position = 0
     private var depth = 0
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, maximumDepth: Self.maximumDepth)
+    }
+
+    /// With another nesting limit: for JSON this module wrote itself.
+    static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int) throws(JSONParseError) -> JSONValue {
         let result =
             bytes.withContiguousStorageIfAvailable { buffer in
-                Result { () throws(JSONParseError) in try parse(buffer: buffer) }
+                Result { () throws(JSONParseError) in try parse(buffer: buffer, maximumDepth: maximumDepth) }
             }
             ?? Array(bytes).withUnsafeBufferPointer { buffer in
-                Result { () throws(JSONParseError) in try parse(buffer: buffer) }
+                Result { () throws(JSONParseError) in try parse(buffer: buffer, maximumDepth: maximumDepth) }
             }
         return try result.get()
     }
@@ -30,8 +36,10 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
-    private static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: buffer)
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>, maximumDepth: Int) throws(JSONParseError)
+        -> JSONValue
+    {
+        var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
@@ -39,8 +47,9 @@ public struct JSONParser {
         return value
     }
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
         self.bytes = bytes
+        self.maximumDepth = maximumDepth
     }
 
     private func error(_ reason: String) -> JSONParseError {
@@ -79,7 +88,7 @@ public struct JSONParser {
 
     private mutating func enter() throws(JSONParseError) {
         depth += 1
-        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+        guard depth <= maximumDepth else { throw error("nested deeper than \(maximumDepth) levels") }
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
