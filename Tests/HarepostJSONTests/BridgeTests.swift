@@ -214,6 +214,17 @@ struct BridgeTests {
         #expect(json.contains(#""headers":{"B":"b","A":"last"}"#))
         #expect(json.contains(#""metadata":{"k":"last"}"#))
         #expect(ProtoJSON.encode(request)["headers"]?["A"] == .string("last"))
+        // Past 16 entries the keys are indexed instead of compared in place.
+        try request.set(
+            "headers",
+            values: try (0..<20).map { index in
+                try entry("harepost.store.v1.SendRequest.HeadersEntry", "H\(index % 18)", .string("\(index)"))
+            }
+        )
+        let many = ProtoJSON.encode(request)["headers"]
+        let members = try #require({ if case .object(let members) = many { members } else { nil } }())
+        #expect(members.count == 18)
+        #expect(many?["H0"] == .string("18") && many?["H1"] == .string("19") && many?["H2"] == .string("2"))
 
         var deep = try ProtoMessage("google.protobuf.Value", ["string_value": .string("core")])
         for _ in 0..<(JSONParser.maximumDepth + 10) {

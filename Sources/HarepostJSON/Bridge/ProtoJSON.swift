@@ -55,14 +55,14 @@ public enum ProtoJSON {
 
     private static func write(_ field: FieldDescriptor, of message: ProtoMessage, to output: inout [UInt8]) {
         if field.isMap {
-            let entries = message.values(of: field).compactMap(\.messageValue)
-            let keys = entries.map { entry in entry.value(of: entry.descriptor.fields[0]).map(mapKey) ?? "" }
             output.append(UInt8(ascii: "{"))
             var first = true
-            for (index, entry) in entries.enumerated() where !isSuperseded(index, keys) {
+            forEachLastEntry(message.values(of: field)) { entry in
+                entry.value(of: entry.descriptor.fields[0]).map(mapKey) ?? ""
+            } _: { key, entry in
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                JSONWriter.writeString(keys[index], to: &output)
+                JSONWriter.writeString(key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 write(entry.descriptor.fields[1], of: entry, to: &output)
             }
@@ -112,13 +112,33 @@ public enum ProtoJSON {
         }
     }
 
-    /// Whether a later map entry has the same key: on the wire a map may
-    /// repeat a key and the last entry wins (the protobuf rule), and a JSON
-    /// object may not repeat one. Maps are small; a quadratic scan of the
-    /// later keys costs less than hashing them.
-    private static func isSuperseded(_ index: Int, _ keys: [String]) -> Bool {
-        let key = keys[index]
-        return keys[(index + 1)...].contains(key)
+    /// Calls `body` with each map entry whose key no later entry repeats: on
+    /// the wire a map may repeat a key and the last entry wins (the protobuf
+    /// rule), and a JSON object may not repeat one. Maps are small: up to 16
+    /// entries the later keys are compared in place, with no allocation.
+    private static func forEachLastEntry(
+        _ values: [ProtoValue],
+        key: (ProtoMessage) -> String,
+        _ body: (String, ProtoMessage) -> Void
+    ) {
+        if values.count <= 16 {
+            for index in values.indices {
+                guard case .message(let entry) = values[index] else { continue }
+                let entryKey = key(entry)
+                let repeated = values[(index + 1)...].contains { later in
+                    if case .message(let laterEntry) = later { key(laterEntry) == entryKey } else { false }
+                }
+                if !repeated { body(entryKey, entry) }
+            }
+            return
+        }
+        let entries = values.compactMap(\.messageValue)
+        let keys = entries.map(key)
+        var last: [String: Int] = [:]
+        for (index, entryKey) in keys.enumerated() { last[entryKey] = index }
+        for (index, entry) in entries.enumerated() where last[keys[index]] == index {
+            body(keys[index], entry)
+        }
     }
 
     private static func mapKey(_ value: ProtoValue) -> String {
@@ -138,14 +158,14 @@ public enum ProtoJSON {
             let (seconds, nanos) = message.timestampValue ?? (0, 0)
             JSONWriter.writeString(RFC3339.format(seconds: seconds, nanos: nanos), to: &output)
         case .struct:
-            let entries = message.values(of: types.structFields).compactMap(\.messageValue)
-            let keys = entries.map { $0.value(of: types.structEntryKey)?.stringValue ?? "" }
             output.append(UInt8(ascii: "{"))
             var first = true
-            for (index, entry) in entries.enumerated() where !isSuperseded(index, keys) {
+            forEachLastEntry(message.values(of: types.structFields)) { entry in
+                entry.value(of: types.structEntryKey)?.stringValue ?? ""
+            } _: { key, entry in
                 if !first { output.append(UInt8(ascii: ",")) }
                 first = false
-                JSONWriter.writeString(keys[index], to: &output)
+                JSONWriter.writeString(key, to: &output)
                 output.append(UInt8(ascii: ":"))
                 if let value = entry.value(of: types.structEntryValue)?.messageValue {
                     write(value, to: &output)
