@@ -174,6 +174,10 @@ struct BridgeTests {
         func entry(_ type: String, _ key: String, _ value: ProtoValue) throws -> ProtoValue {
             .message(try ProtoMessage(type, ["key": .string(key), "value": value]))
         }
+        func structField(_ key: String, _ text: String) throws -> ProtoValue {
+            let value = try ProtoMessage("google.protobuf.Value", ["string_value": .string(text)])
+            return try entry("google.protobuf.Struct.FieldsEntry", key, .message(value))
+        }
         var request = try ProtoMessage("harepost.store.v1.SendRequest")
         try request.set(
             "headers",
@@ -186,28 +190,7 @@ struct BridgeTests {
         var metadata = try ProtoMessage("google.protobuf.Struct")
         try metadata.set(
             "fields",
-            values: [
-                try entry(
-                    "google.protobuf.Struct.FieldsEntry",
-                    "k",
-                    .message(
-                        try ProtoMessage(
-                            "google.protobuf.Value",
-                            ["string_value": .string("first")]
-                        )
-                    )
-                ),
-                try entry(
-                    "google.protobuf.Struct.FieldsEntry",
-                    "k",
-                    .message(
-                        try ProtoMessage(
-                            "google.protobuf.Value",
-                            ["string_value": .string("last")]
-                        )
-                    )
-                ),
-            ]
+            values: [try structField("k", "first"), try structField("k", "last")]
         )
         try request.set("metadata", .message(metadata))
         let json = String(decoding: ProtoJSON.encodeBytes(request), as: UTF8.self)
