@@ -8,16 +8,21 @@ import HarepostRPC
 /// - `harepost_delivery_attempt_duration_seconds{status}`: how long each took.
 /// - `harepost_dispatcher_in_flight`: attempts under way right now.
 enum DispatcherMetrics {
-    static let attempts = MetricFamily(counter: "harepost_delivery_attempts_total", dimensionNames: ["status"])
-    static let durations = MetricFamily(
-        timer: "harepost_delivery_attempt_duration_seconds",
-        dimensionNames: ["status"]
+    static let attempts = MetricFamily<String, Counter>(
+        "harepost_delivery_attempts_total",
+        dimensionNames: ["status"],
+        labelValues: { [$0] }
+    )
+    static let durations = MetricFamily<String, Timer>(
+        "harepost_delivery_attempt_duration_seconds",
+        dimensionNames: ["status"],
+        labelValues: { [$0] }
     )
     static let inFlight = Gauge(label: "harepost_dispatcher_in_flight")
 
     static func recordAttempt(status: String, milliseconds: Int64) {
-        attempts([status]).increment()
-        durations([status]).recordMilliseconds(milliseconds)
+        attempts(status).increment()
+        durations(status).recordMilliseconds(milliseconds)
     }
 
     static func recordInFlight(_ count: Int) {

@@ -55,8 +55,9 @@ public enum GatewayApplication {
             ),
             limiter: RateLimiter(),
             requests: MetricFamily(
-                timer: "harepost_http_request_duration_seconds",
-                dimensionNames: ["route", "status"]
+                "harepost_http_request_duration_seconds",
+                dimensionNames: ["route", "status"],
+                labelValues: { [$0.name, "\($0.status)"] }
             ),
             configuration: configuration,
             logger: logger

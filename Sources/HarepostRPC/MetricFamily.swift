@@ -1,45 +1,79 @@
 public import CoreMetrics
-import NIOConcurrencyHelpers
+public import NIOConcurrencyHelpers
 
 /// A labelled metric (`method`, `code`, …) whose instances are made once per
 /// combination of label values and reused: making a swift-metrics `Timer` or
 /// `Counter` asks the backend's registry each time, which a hot path (every
 /// RPC, every HTTP request, every delivery attempt) should not pay.
-public final class MetricFamily<Metric: Sendable>: Sendable {
+///
+/// Instances are found by a `Key` the caller chooses, and the label values
+/// are rendered from it only when an instance is made: a key such as an RPC
+/// method and its status code hashes one string and one integer, where an
+/// array of label strings was allocated, rendered and hashed on every call
+/// (docs/benchmarks.md, step 39).
+public final class MetricFamily<Key: Hashable & Sendable, Metric: Sendable>: Sendable {
     public let label: String
     public let dimensionNames: [String]
-    private let make: @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
-    private let metrics = NIOLockedValueBox<[[String]: Metric]>([:])
+    @usableFromInline let labelValues: @Sendable (Key) -> [String]
+    @usableFromInline let make: @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
+    @usableFromInline let metrics = NIOLockedValueBox<[Key: Metric]>([:])
 
+    /// - Parameter labelValues: the label values of a key, one per dimension name.
     public init(
         label: String,
         dimensionNames: [String],
+        labelValues: @escaping @Sendable (Key) -> [String],
         make: @escaping @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
     ) {
         self.label = label
         self.dimensionNames = dimensionNames
+        self.labelValues = labelValues
         self.make = make
     }
 
-    /// The metric for the label values `values` (one per dimension name).
-    public func callAsFunction(_ values: [String]) -> Metric {
+    /// The metric for `key`. Inlinable, so that a caller in another module
+    /// gets it specialized for its key and metric types.
+    @inlinable
+    public func callAsFunction(_ key: Key) -> Metric {
         metrics.withLockedValue { metrics in
-            if let metric = metrics[values] { return metric }
+            if let metric = metrics[key] { return metric }
+            let values = labelValues(key)
+            precondition(values.count == dimensionNames.count, "\(label) has \(dimensionNames.count) dimensions")
             let metric = make(label, Array(zip(dimensionNames, values)))
-            metrics[values] = metric
+            metrics[key] = metric
             return metric
         }
     }
 }
 
-extension MetricFamily where Metric == Timer {
-    public convenience init(timer label: String, dimensionNames: [String]) {
-        self.init(label: label, dimensionNames: dimensionNames) { Timer(label: $0, dimensions: $1) }
+/// A swift-metrics type made from a label and its dimensions (`Timer`, `Counter`).
+public protocol DimensionedMetric: Sendable {
+    init(label: String, dimensions: [(String, String)])
+}
+
+extension Timer: DimensionedMetric {}
+extension Counter: DimensionedMetric {}
+
+extension MetricFamily where Metric: DimensionedMetric {
+    public convenience init(
+        _ label: String,
+        dimensionNames: [String],
+        labelValues: @escaping @Sendable (Key) -> [String]
+    ) {
+        self.init(label: label, dimensionNames: dimensionNames, labelValues: labelValues) {
+            Metric(label: $0, dimensions: $1)
+        }
     }
 }
 
-extension MetricFamily where Metric == Counter {
-    public convenience init(counter label: String, dimensionNames: [String]) {
-        self.init(label: label, dimensionNames: dimensionNames) { Counter(label: $0, dimensions: $1) }
+/// A metric instance's key of a name (a method, a route) and a status code:
+/// the key of every RPC and HTTP request metric.
+public struct NamedStatus: Hashable, Sendable {
+    public var name: String
+    public var status: Int
+
+    public init(_ name: String, status: Int) {
+        self.name = name
+        self.status = status
     }
 }

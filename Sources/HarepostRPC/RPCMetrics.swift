@@ -9,16 +9,31 @@ import CoreMetrics
 /// - `harepost_rpc_client_duration_seconds{method, code}`: every call a client
 ///   made, as the caller saw it (includes reconnecting and queueing).
 enum RPCMetrics {
-    static let server = MetricFamily(timer: "harepost_rpc_server_duration_seconds", dimensionNames: ["method", "code"])
-    static let client = MetricFamily(timer: "harepost_rpc_client_duration_seconds", dimensionNames: ["method", "code"])
+    static let server = MetricFamily<NamedStatus, Timer>(
+        "harepost_rpc_server_duration_seconds",
+        dimensionNames: ["method", "code"],
+        labelValues: labelValues
+    )
+    static let client = MetricFamily<NamedStatus, Timer>(
+        "harepost_rpc_client_duration_seconds",
+        dimensionNames: ["method", "code"],
+        labelValues: labelValues
+    )
     static let serverInFlight = Gauge(label: "harepost_rpc_server_in_flight")
 
     static func recordServerCall(_ method: String, code: RPCCode, since start: ContinuousClock.Instant) {
-        server([method, "\(code)"]).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        let elapsed = ContinuousClock.now - start
+        server(NamedStatus(method, status: Int(code.rawValue))).recordNanoseconds(elapsed.nanoseconds)
     }
 
     static func recordClientCall(_ method: String, code: RPCCode, since start: ContinuousClock.Instant) {
-        client([method, "\(code)"]).recordNanoseconds((ContinuousClock.now - start).nanoseconds)
+        let elapsed = ContinuousClock.now - start
+        client(NamedStatus(method, status: Int(code.rawValue))).recordNanoseconds(elapsed.nanoseconds)
+    }
+
+    /// The method and the code's proto name, e.g. `DEADLINE_EXCEEDED`.
+    @Sendable private static func labelValues(_ key: NamedStatus) -> [String] {
+        [key.name, RPCCode(rawValue: Int32(key.status)).map { "\($0)" } ?? "\(key.status)"]
     }
 
     static func recordServerInFlight(_ count: Int) {

@@ -112,6 +112,26 @@ struct ProtoMessageTests {
         }
     }
 
+    @Test func unknownFieldsAreSkippedUnscannedWhateverTheirNumber() throws {
+        let listType = try #require(MessageDescriptor.named("google.protobuf.ListValue"))
+        // Bytes that would nest 400 levels deep if read as a ListValue.
+        var deep: [UInt8] = []
+        for _ in 0..<200 {
+            let list = [0x0a] + varint(deep.count) + deep
+            deep = [0x32] + varint(list.count) + list
+        }
+        let value: [UInt8] = [0x1a, 0x02, 0x68, 0x69]  // Value.string_value = "hi"
+        // Unknown length-delimited fields 50 (inside the descriptor's number
+        // table) and 3000 (past it) carry them; the scan must not descend.
+        let bytes =
+            varint(50 << 3 | 2) + varint(deep.count) + deep
+            + varint(3000 << 3 | 2) + varint(deep.count) + deep
+            + [0x0a] + varint(value.count) + value
+        let message = try ProtoMessage(serializedBytes: bytes, as: listType)
+        let values = message.values(of: try #require(listType.field(named: "values")))
+        #expect(values.count == 1)
+    }
+
     @Test func servicesAndMethodsComeFromTheDescriptors() throws {
         let names = ServiceDescriptor.all.map(\.fullName)
         #expect(

@@ -17,7 +17,7 @@ struct RouteBridge: Sendable {
     let authenticator: Authenticator
     let limiter: RateLimiter
     /// `harepost_http_request_duration_seconds{route, status}`.
-    let requests: MetricFamily<CoreMetrics.Timer>
+    let requests: MetricFamily<NamedStatus, CoreMetrics.Timer>
     let configuration: GatewayApplication.Configuration
     let logger: Logger
 
@@ -185,7 +185,7 @@ struct RouteBridge: Sendable {
         }
         response.headers.replaceOrAdd(name: Self.requestIDHeader, value: requestID)
         let elapsed = ContinuousClock.now - serving.started
-        requests([route.name, "\(response.status.code)"]).recordNanoseconds(elapsed.nanoseconds)
+        requests(NamedStatus(route.name, status: Int(response.status.code))).recordNanoseconds(elapsed.nanoseconds)
         if logger.logLevel <= .debug {
             logger.debug(
                 "request served",

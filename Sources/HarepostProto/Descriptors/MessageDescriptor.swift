@@ -10,8 +10,14 @@ public final class MessageDescriptor: Sendable {
     /// The unqualified name, e.g. `Delivery`.
     public let shortName: String
     /// Fields in declaration order. (Written only while ``ProtoRegistry``
-    /// builds itself, before any other code can see this descriptor.)
-    nonisolated(unsafe) public private(set) var fields: [FieldDescriptor]
+    /// builds itself, before any other code can see this descriptor, so a
+    /// read needs no dynamic exclusivity check: every message built or read
+    /// reads it.)
+    @exclusivity(unchecked) nonisolated(unsafe) public private(set) var fields: [FieldDescriptor]
+    /// The message type of each message field, indexed by field number (nil
+    /// for other numbers), when the numbers are small; the wire nesting scan
+    /// looks every length-delimited field up here. Set with `fields`.
+    @exclusivity(unchecked) nonisolated(unsafe) private var messageTypeByNumber: [Unmanaged<MessageDescriptor>?] = []
     private let fieldIndexByName: [String: Int]
     private let fieldIndexByNumber: [Int32: Int]
     /// Whether this is the synthetic entry type protoc makes for a `map<K, V>` field.
@@ -47,7 +53,18 @@ public final class MessageDescriptor: Sendable {
         fields = fields.map { field in
             field.resolved(message: field.rawMessageType.map(message), enumeration: field.rawEnumType.map(enumeration))
         }
+        let highest = min(Int(fields.map(\.number).max() ?? 0), Self.largestTabulatedNumber)
+        var table = [Unmanaged<MessageDescriptor>?](repeating: nil, count: highest + 1)
+        for field in fields where field.kind == .message && Int(field.number) <= highest {
+            table[Int(field.number)] = field.messageType.map(Unmanaged.passUnretained)
+        }
+        messageTypeByNumber = table
     }
+
+    /// Field numbers up to this are looked up by ``messageType(ofFieldNumber:)``
+    /// in a table, larger ones (which harepost's protos do not use) by the
+    /// dictionary.
+    private static let largestTabulatedNumber = 1024
 
     public func field(named name: String) -> FieldDescriptor? {
         fieldIndexByName[name].map { fields[$0] }
@@ -55,6 +72,18 @@ public final class MessageDescriptor: Sendable {
 
     public func field(number: Int32) -> FieldDescriptor? {
         fieldIndexByNumber[number].map { fields[$0] }
+    }
+
+    /// The message type of the field with this number, when it is a message
+    /// field: what the wire nesting scan needs, without copying the field.
+    func messageType(ofFieldNumber number: Int32) -> MessageDescriptor? {
+        if number >= 0, Int(number) < messageTypeByNumber.count {
+            return messageTypeByNumber[Int(number)]?.takeUnretainedValue()
+        }
+        guard number > Self.largestTabulatedNumber, let field = field(number: number), field.kind == .message else {
+            return nil
+        }
+        return field.messageType
     }
 
     /// Looks a message type up by its full proto name.

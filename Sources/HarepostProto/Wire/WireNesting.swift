@@ -33,9 +33,7 @@ enum WireNesting {
                     return deepest
                 }
                 let end = position + Int(length)
-                if let field = descriptor.field(number: Int32(truncatingIfNeeded: tag >> 3)),
-                    field.kind == .message, let type = field.messageType
-                {
+                if let type = descriptor.messageType(ofFieldNumber: Int32(truncatingIfNeeded: tag >> 3)) {
                     let slice = UnsafeRawBufferPointer(rebasing: bytes[position..<end])
                     guard let inner = depth(of: slice, as: type, level: level + 1, limit: limit) else { return nil }
                     deepest = max(deepest, inner)
