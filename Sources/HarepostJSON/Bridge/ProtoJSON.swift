@@ -46,7 +46,7 @@ public enum ProtoJSON {
         output.append(UInt8(ascii: "{"))
         for field in message.descriptor.fields {
             if field.index > 0 { output.append(UInt8(ascii: ",")) }
-            JSONWriter.writeString(field.name, to: &output)
+            JSONWriter.writeString(utf8: field.nameUTF8, to: &output)
             output.append(UInt8(ascii: ":"))
             write(field, of: message, to: &output)
         }

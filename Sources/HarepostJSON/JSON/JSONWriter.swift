@@ -78,29 +78,32 @@ public enum JSONWriter {
     /// Runs without escapes are appended whole: most strings have none, and
     /// appending byte by byte was most of the writer's time.
     public static func writeString(_ string: String, to output: inout [UInt8]) {
-        output.append(UInt8(ascii: "\""))
         var string = string
-        string.withUTF8 { utf8 in
-            var start = 0
-            for index in utf8.indices {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
-                start = index + 1
-                switch byte {
-                case UInt8(ascii: "\""): output.append(contentsOf: [0x5c, 0x22])
-                case UInt8(ascii: "\\"): output.append(contentsOf: [0x5c, 0x5c])
-                case 0x0a: output.append(contentsOf: [0x5c, UInt8(ascii: "n")])
-                case 0x0d: output.append(contentsOf: [0x5c, UInt8(ascii: "r")])
-                case 0x09: output.append(contentsOf: [0x5c, UInt8(ascii: "t")])
-                default:
-                    output.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    output.append(hexDigits[Int(byte >> 4)])
-                    output.append(hexDigits[Int(byte & 0xf)])
-                }
+        string.withUTF8 { writeString(utf8: $0, to: &output) }
+    }
+
+    /// A string given as its UTF-8 bytes.
+    public static func writeString(utf8: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        var start = 0
+        for index in utf8.indices {
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+            start = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: [0x5c, 0x22])
+            case UInt8(ascii: "\\"): output.append(contentsOf: [0x5c, 0x5c])
+            case 0x0a: output.append(contentsOf: [0x5c, UInt8(ascii: "n")])
+            case 0x0d: output.append(contentsOf: [0x5c, UInt8(ascii: "r")])
+            case 0x09: output.append(contentsOf: [0x5c, UInt8(ascii: "t")])
+            default:
+                output.append(contentsOf: [0x5c, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0xf)])
             }
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
+        output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         output.append(UInt8(ascii: "\""))
     }
 }

@@ -18,7 +18,15 @@ public struct FieldDescriptor: @unchecked Sendable {
         case repeated
     }
 
-    public let name: String
+    /// The proto name, e.g. `idempotency_key`.
+    public var name: String { String(decoding: nameUTF8, as: UTF8.self) }
+    /// The proto name's bytes, in protobuf-c's static descriptor table.
+    ///
+    /// Kept as a pointer rather than a `String`, so that a `FieldDescriptor`
+    /// holds no reference: the generic layers copy descriptors for every
+    /// field they visit, and a copy is then plain bytes instead of a string
+    /// retain and release (docs/benchmarks.md, step 40).
+    public let nameUTF8: UnsafeBufferPointer<UInt8>
     public let number: Int32
     public let kind: Kind
     public let label: Label
@@ -71,7 +79,10 @@ public struct FieldDescriptor: @unchecked Sendable {
     }
 
     init(_ raw: ProtobufCFieldDescriptor, index: Int) {
-        self.name = String(cString: raw.name)
+        self.nameUTF8 = UnsafeBufferPointer(
+            start: UnsafeRawPointer(raw.name).assumingMemoryBound(to: UInt8.self),
+            count: strlen(raw.name)
+        )
         self.number = Int32(bitPattern: raw.id)
         self.index = index
         self.offset = Int(raw.offset)
