@@ -11,24 +11,17 @@ public import NIOConcurrencyHelpers
 /// method and its status code hashes one string and one integer, where an
 /// array of label strings was allocated, rendered and hashed on every call
 /// (docs/benchmarks.md, step 39).
-public final class MetricFamily<Key: Hashable & Sendable, Metric: Sendable>: Sendable {
+public final class MetricFamily<Key: Hashable & Sendable, Metric: DimensionedMetric>: Sendable {
     public let label: String
     public let dimensionNames: [String]
     @usableFromInline let labelValues: @Sendable (Key) -> [String]
-    @usableFromInline let make: @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
     @usableFromInline let metrics = NIOLockedValueBox<[Key: Metric]>([:])
 
     /// - Parameter labelValues: the label values of a key, one per dimension name.
-    public init(
-        label: String,
-        dimensionNames: [String],
-        labelValues: @escaping @Sendable (Key) -> [String],
-        make: @escaping @Sendable (_ label: String, _ dimensions: [(String, String)]) -> Metric
-    ) {
+    public init(_ label: String, dimensionNames: [String], labelValues: @escaping @Sendable (Key) -> [String]) {
         self.label = label
         self.dimensionNames = dimensionNames
         self.labelValues = labelValues
-        self.make = make
     }
 
     /// The metric for `key`. Inlinable, so that a caller in another module
@@ -39,7 +32,7 @@ public final class MetricFamily<Key: Hashable & Sendable, Metric: Sendable>: Sen
             if let metric = metrics[key] { return metric }
             let values = labelValues(key)
             precondition(values.count == dimensionNames.count, "\(label) has \(dimensionNames.count) dimensions")
-            let metric = make(label, Array(zip(dimensionNames, values)))
+            let metric = Metric(label: label, dimensions: Array(zip(dimensionNames, values)))
             metrics[key] = metric
             return metric
         }
@@ -53,18 +46,6 @@ public protocol DimensionedMetric: Sendable {
 
 extension Timer: DimensionedMetric {}
 extension Counter: DimensionedMetric {}
-
-extension MetricFamily where Metric: DimensionedMetric {
-    public convenience init(
-        _ label: String,
-        dimensionNames: [String],
-        labelValues: @escaping @Sendable (Key) -> [String]
-    ) {
-        self.init(label: label, dimensionNames: dimensionNames, labelValues: labelValues) {
-            Metric(label: $0, dimensions: $1)
-        }
-    }
-}
 
 /// A metric instance's key of a name (a method, a route) and a status code:
 /// the key of every RPC and HTTP request metric.
