@@ -38,7 +38,9 @@ struct RPCServerClientTests {
     /// The slow call's handler waits at a gate the test opens only after the
     /// 200 immediate calls on the same connection, sent while it waits, have
     /// been answered: if they waited behind it, the test would hang (and fail
-    /// at the suite's time limit) rather than depend on timing.
+    /// at the suite's time limit) rather than depend on timing. So no call has
+    /// a deadline: with the default 10 s one, a loaded machine could end the
+    /// slow call before the gate opens.
     @Test func immediateHandlersAnswerWhileATaskCallWaitsOnTheSameConnection() async throws {
         try await withTemporaryDirectory { dir in
             let path = "\(dir)/auth.sock"
@@ -49,7 +51,8 @@ struct RPCServerClientTests {
                 let slow = Task {
                     try await client.call(
                         "harepost.auth.v1.Auth/GetSigningSecret",
-                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest")
+                        try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                        options: .init(timeout: nil)
                     )
                 }
                 await gate.waitForArrival()
@@ -59,7 +62,7 @@ struct RPCServerClientTests {
                             let response = try await client.call(
                                 "harepost.auth.v1.Auth/ListApiKeys",
                                 try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
-                                options: .init(metadata: [RPCMetadataKey.requestID: "req-\(index)"])
+                                options: .init(timeout: nil, metadata: [RPCMetadataKey.requestID: "req-\(index)"])
                             )
                             return response.values("data").first?.messageValue?.string("id") == "req-\(index)"
                         }
@@ -75,7 +78,7 @@ struct RPCServerClientTests {
                         try await client.call(
                             "harepost.auth.v1.Auth/ListApiKeys",
                             try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
-                            options: .init(metadata: ["fail": fail])
+                            options: .init(timeout: nil, metadata: ["fail": fail])
                         )
                     }
                 }
