@@ -14,8 +14,8 @@ public enum GatewayApplication {
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
-        /// Largest request body accepted (413 beyond).
-        public var maximumBodyBytes: Int
+        /// What one client may take: body size, connections, timeouts.
+        public var http: GatewayHTTPLimits
         /// Deadline of each backend call (504 when missed).
         public var backendTimeout: Duration
         /// How long an API key's principal is reused before asking auth again.
@@ -24,13 +24,13 @@ public enum GatewayApplication {
         public init(
             host: String = "127.0.0.1",
             port: Int = 8080,
-            maximumBodyBytes: Int = 1_114_112,
+            http: GatewayHTTPLimits = .init(),
             backendTimeout: Duration = .seconds(10),
             authenticationCacheTTL: Duration = .seconds(5)
         ) {
             self.host = host
             self.port = port
-            self.maximumBodyBytes = maximumBodyBytes
+            self.http = http
             self.backendTimeout = backendTimeout
             self.authenticationCacheTTL = authenticationCacheTTL
         }
@@ -66,7 +66,7 @@ public enum GatewayApplication {
             host: configuration.host,
             port: configuration.port,
             responder: GatewayResponder(bridge: bridge, backends: backends, metrics: metrics),
-            maximumBodyBytes: configuration.maximumBodyBytes,
+            limits: configuration.http,
             logger: logger
         )
     }

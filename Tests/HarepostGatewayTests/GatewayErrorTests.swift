@@ -68,7 +68,7 @@ struct GatewayErrorTests {
     }
 
     @Test func unknownRoutesWrongMethodsAndLargeBodies() async throws {
-        try await GatewayHarness.with(configuration: .init(port: 0, maximumBodyBytes: 1024)) { gateway in
+        try await GatewayHarness.with(configuration: .init(port: 0, http: .init(maximumBodyBytes: 1024))) { gateway in
             let unknown = try await gateway.request(.get, "/v1/nothing-here")
             #expect(unknown.status == 404)
             #expect(unknown.json["error"] == .string("not found"))

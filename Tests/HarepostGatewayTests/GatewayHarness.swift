@@ -39,6 +39,7 @@ struct GatewayHarness: Sendable {
     static func with<T: Sendable>(
         openSignup: Bool = false,
         configuration: GatewayApplication.Configuration = .init(port: 0),
+        metrics: (@Sendable () -> String)? = nil,
         _ body: @Sendable (GatewayHarness) async throws -> T
     ) async throws -> T {
         try await withRPCService(component: "auth") { directory in
@@ -61,6 +62,7 @@ struct GatewayHarness: Sendable {
                     configuration: configuration,
                     routes: try RouteMap.load(path: routesPath, backends: ["auth", "store"]),
                     backends: GatewayBackends(auth: auth, store: store),
+                    metrics: metrics,
                     logger: quietLogger
                 )
                 return try await serve(server) { client, port in

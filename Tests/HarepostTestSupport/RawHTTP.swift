@@ -75,3 +75,87 @@ public enum RawHTTP {
         }
     }
 }
+
+extension RawHTTP {
+    /// A connection held open across several steps, for clients that send
+    /// slowly, read late or never: each call blocks a thread of its own.
+    public final class Connection: @unchecked Sendable {
+        private let descriptor: Int32
+
+        /// Connects to 127.0.0.1:`port`; `receiveBufferBytes` shrinks the
+        /// kernel's receive buffer first (for a client that reads little).
+        public init(port: Int, receiveBufferBytes: Int? = nil) throws {
+            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+            if var size = receiveBufferBytes.map(Int32.init) {
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else {
+                let error = POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED)
+                close(descriptor)
+                throw error
+            }
+        }
+
+        deinit { close(descriptor) }
+
+        /// Sends every byte (blocking while the server does not read).
+        public func send(_ bytes: [UInt8]) async throws {
+            let descriptor = self.descriptor
+            try await RawHTTP.onThread {
+                var sent = 0
+                while sent < bytes.count {
+                    let count = bytes[sent...].withUnsafeBytes {
+                        Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    guard count > 0 else { throw POSIXError(.init(rawValue: errno) ?? .EPIPE) }
+                    sent += count
+                }
+            }
+        }
+
+        public func send(_ text: String) async throws {
+            try await send(Array(text.utf8))
+        }
+
+        /// Reads until the server closes, or sends nothing for `quietPeriod`.
+        public func receive(quietPeriod: Duration = .seconds(10)) async throws -> Exchange {
+            let descriptor = self.descriptor
+            return try await RawHTTP.onThread {
+                let (seconds, attoseconds) = quietPeriod.components
+                var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+                setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var received: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                    if count > 0 {
+                        received += buffer[..<count]
+                    } else {
+                        if count < 0, errno != EAGAIN, errno != EWOULDBLOCK {
+                            throw POSIXError(.init(rawValue: errno) ?? .EIO)
+                        }
+                        return Exchange(received: String(decoding: received, as: UTF8.self), closedByServer: count == 0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs blocking socket calls on a thread of their own, not on a Swift
+    /// concurrency thread an in-process server may need.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

@@ -21,11 +21,13 @@ enum HTTPResponseEncoding {
     /// (`close`, or `keep-alive` for HTTP/1.0), then the body. Headers named
     /// `content-length` or `connection` are left out (these are the
     /// encoder's), as is any header a client could not parse: a name that is
-    /// not a token, a value with CR, LF or NUL.
+    /// not a token, a value with CR, LF or NUL. The answer to a HEAD request
+    /// (`includeBody` false) has the GET's `content-length` and no body.
     static func encode(
         _ response: GatewayResponse,
         version: HTTPVersion,
         keepAlive: Bool,
+        includeBody: Bool = true,
         date: String,
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
@@ -52,8 +54,10 @@ enum HTTPResponseEncoding {
             buffer.writeStaticString("connection: keep-alive\r\n")
         }
         buffer.writeStaticString("\r\n")
-        var body = response.body
-        buffer.writeBuffer(&body)
+        if includeBody {
+            var body = response.body
+            buffer.writeBuffer(&body)
+        }
         return buffer
     }
 

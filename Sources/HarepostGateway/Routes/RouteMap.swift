@@ -106,6 +106,8 @@ public struct RouteMap: Sendable {
             guard let values = route.template.match(segments) else { continue }
             if route.httpMethod == method { return .route(route, pathValues: values) }
             allowed.append(route.httpMethod)
+            // HEAD is served wherever GET is (the HTTP layer answers it as GET).
+            if route.httpMethod == "GET" { allowed.append("HEAD") }
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }

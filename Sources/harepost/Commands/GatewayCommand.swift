@@ -2,6 +2,7 @@ import ArgumentParser
 import HarepostGateway
 import HarepostRPC
 import Logging
+import NIOCore
 
 struct GatewayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +31,24 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Largest request body accepted, in bytes (413 beyond).")
     var maxBodyBytes: Int = 1_114_112
 
+    @Option(help: "Most open connections at once (503 for one over it).")
+    var maxConnections: Int = GatewayHTTPLimits().maximumConnections
+
+    @Option(help: "Most requests waiting for their answers on one connection (429 beyond).")
+    var maxPipelinedRequests: Int = GatewayHTTPLimits().maximumPipelinedRequests
+
+    @Option(help: "Seconds a kept-alive connection may wait for its next request.")
+    var idleTimeoutSeconds: Int = 60
+
+    @Option(help: "Seconds from a request's first byte to its complete head (408 beyond).")
+    var headerTimeoutSeconds: Int = 10
+
+    @Option(help: "Seconds from a request's head to its complete body (408 beyond).")
+    var bodyTimeoutSeconds: Int = 30
+
+    @Option(help: "Seconds answers may wait for a client that reads nothing before the connection closes.")
+    var sendTimeoutSeconds: Int = 30
+
     @Option(help: "Deadline of each backend call, in milliseconds (504 when missed).")
     var backendTimeoutMs: Int = 10_000
 
@@ -41,6 +60,14 @@ struct GatewayCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0-65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard maxPipelinedRequests > 0 else { throw ValidationError("--max-pipelined-requests must be positive") }
+        for (name, seconds) in [
+            ("idle", idleTimeoutSeconds), ("header", headerTimeoutSeconds), ("body", bodyTimeoutSeconds),
+            ("send", sendTimeoutSeconds),
+        ] where !(1...86400).contains(seconds) {
+            throw ValidationError("--\(name)-timeout-seconds must be 1-86400")
+        }
         guard backendTimeoutMs > 0 else { throw ValidationError("--backend-timeout-ms must be positive") }
         guard (0...3600).contains(authCacheSeconds) else {
             throw ValidationError("--auth-cache-seconds must be 0-3600")
@@ -67,7 +94,15 @@ struct GatewayCommand: AsyncParsableCommand {
             configuration: .init(
                 host: host,
                 port: port,
-                maximumBodyBytes: maxBodyBytes,
+                http: GatewayHTTPLimits(
+                    maximumBodyBytes: maxBodyBytes,
+                    maximumConnections: maxConnections,
+                    maximumPipelinedRequests: maxPipelinedRequests,
+                    idleTimeout: .seconds(Int64(idleTimeoutSeconds)),
+                    headerTimeout: .seconds(Int64(headerTimeoutSeconds)),
+                    bodyTimeout: .seconds(Int64(bodyTimeoutSeconds)),
+                    sendTimeout: .seconds(Int64(sendTimeoutSeconds))
+                ),
                 backendTimeout: .milliseconds(backendTimeoutMs),
                 authenticationCacheTTL: .seconds(authCacheSeconds)
             ),
