@@ -4,8 +4,9 @@
 #   scripts/generate-protos.sh          write the generated files
 #   scripts/generate-protos.sh --check  fail if the committed files are stale
 #
-# Needs protoc-c (Debian: protobuf-c-compiler) and the well-known-type protos
-# under /usr/include/google/protobuf (Debian: libprotobuf-dev or protobuf-compiler).
+# Needs protoc (Debian: protobuf-compiler), protoc-c (protobuf-c-compiler),
+# python3, and the well-known-type protos under /usr/include/google/protobuf
+# (libprotobuf-dev or protobuf-compiler).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +19,20 @@ generate() {
   local dest=$1 raw
   raw=$(mktemp -d)
   mapfile -t protos < <(cd "$root/proto" && find harepost -name '*.proto' | LC_ALL=C sort)
-  protoc-c -I"$root/proto" -I"$wkt_include" --c_out="$raw" "${protos[@]}" "${well_known[@]}"
+  # protobuf-c cuts a `string` at U+0000 (a NUL-terminated char *), so the C
+  # code is compiled from the contracts with every string field as bytes
+  # (pointer and length; the same wire form). string-fields.txt names the
+  # fields that were strings, for the registry (see the script).
+  protoc -I"$root/proto" -I"$wkt_include" --include_imports --include_source_info \
+    --descriptor_set_out="$raw/contracts.pb" "${protos[@]}" "${well_known[@]}"
+  python3 "$root/scripts/proto-strings-as-bytes.py" "$raw/contracts.pb" "$raw/c-contracts.pb" "$raw/string-fields.txt"
+  mkdir "$raw/c"
+  protoc-c --descriptor_set_in="$raw/c-contracts.pb" --c_out="$raw/c" "${protos[@]}" "${well_known[@]}"
 
   # Sources and headers stay together under generated/: Swift never imports the
   # per-message headers (it walks descriptors), so include/ holds only the shim.
   mkdir -p "$dest/generated"
-  cp -R "$raw/." "$dest/generated/"
+  cp -R "$raw/c/." "$dest/generated/"
 
   # A registry of every message and service descriptor, so the Swift layer can
   # look descriptors up by full name without per-message code.
@@ -46,10 +55,17 @@ generate() {
     done
     echo "};"
     echo
+    echo "/* The fields proto/ declares as string (compiled as bytes). */"
+    echo "static const hp_string_field string_fields[] = {"
+    while read -r message number; do echo "  {\"$message\", $number},"; done < "$raw/string-fields.txt"
+    echo "};"
+    echo
     echo "size_t hp_registry_message_count(void) { return sizeof(messages) / sizeof(messages[0]); }"
     echo "const ProtobufCMessageDescriptor *hp_registry_message_at(size_t i) { return messages[i]; }"
     echo "size_t hp_registry_service_count(void) { return sizeof(services) / sizeof(services[0]); }"
     echo "const ProtobufCServiceDescriptor *hp_registry_service_at(size_t i) { return services[i]; }"
+    echo "size_t hp_registry_string_field_count(void) { return sizeof(string_fields) / sizeof(string_fields[0]); }"
+    echo "const hp_string_field *hp_registry_string_field_at(size_t i) { return &string_fields[i]; }"
   } > "$dest/generated/hp_registry.c"
   rm -rf "$raw"
 }

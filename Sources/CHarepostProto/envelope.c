@@ -8,10 +8,6 @@ struct hp_unpacked_envelope {
   Harepost__Rpc__V1__Envelope message;
 };
 
-static char *text(const char *string) {
-  return (char *)(string != NULL ? string : protobuf_c_empty_string);
-}
-
 /* Fills `envelope` (and its metadata entries, `entries` and `pointers`, each
  * n_metadata long) from `fields`; the strings stay borrowed. */
 static void fill(Harepost__Rpc__V1__Envelope *envelope, Harepost__Rpc__V1__Envelope__MetadataEntry *entries,
@@ -19,18 +15,18 @@ static void fill(Harepost__Rpc__V1__Envelope *envelope, Harepost__Rpc__V1__Envel
   harepost__rpc__v1__envelope__init(envelope);
   envelope->kind = (Harepost__Rpc__V1__FrameKind)fields->kind;
   envelope->call_id = fields->call_id;
-  envelope->method = text(fields->method);
+  envelope->method = fields->method;
   envelope->timeout_ms = fields->timeout_ms;
   for (size_t i = 0; i < fields->n_metadata; i++) {
     harepost__rpc__v1__envelope__metadata_entry__init(&entries[i]);
-    entries[i].key = text(fields->metadata_keys[i]);
-    entries[i].value = text(fields->metadata_values[i]);
+    entries[i].key = fields->metadata_keys[i];
+    entries[i].value = fields->metadata_values[i];
     pointers[i] = &entries[i];
   }
   envelope->n_metadata = fields->n_metadata;
   envelope->metadata = fields->n_metadata > 0 ? pointers : NULL;
   envelope->code = (Harepost__Rpc__V1__Code)fields->code;
-  envelope->message = text(fields->message);
+  envelope->message = fields->message;
   envelope->payload.len = fields->payload_len;
   envelope->payload.data = (uint8_t *)fields->payload;
 }
@@ -95,9 +91,9 @@ hp_unpacked_envelope *hp_envelope_unpack(hp_arena *arena, size_t length, const u
   return (hp_unpacked_envelope *)envelope;
 }
 
-void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, const char **key,
-                             const char **value) {
+void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, ProtobufCBinaryData *key,
+                             ProtobufCBinaryData *value) {
   const Harepost__Rpc__V1__Envelope__MetadataEntry *entry = envelope->message.metadata[index];
-  *key = text(entry->key);
-  *value = text(entry->value);
+  *key = entry->key;
+  *value = entry->value;
 }

@@ -77,15 +77,6 @@ void *hp_arena_alloc(hp_arena *arena, size_t size) {
   return pointer;
 }
 
-char *hp_arena_strdup(hp_arena *arena, const char *string) {
-  size_t size = strlen(string) + 1;
-  char *copy = hp_arena_alloc(arena, size);
-  if (copy != NULL) {
-    memcpy(copy, string, size);
-  }
-  return copy;
-}
-
 ProtobufCMessage *hp_arena_message_new(hp_arena *arena, const ProtobufCMessageDescriptor *descriptor) {
   ProtobufCMessage *message = hp_arena_alloc(arena, descriptor->sizeof_message);
   if (message == NULL) {

@@ -77,6 +77,8 @@ public struct AuthService: Sendable {
         }
         let name = (request.string("name") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw RPCError.invalidArgument("name must not be empty") }
+        // SQLite's text binding (through GRDB) ends a string at U+0000.
+        guard !name.utf8.contains(0) else { throw RPCError.invalidArgument("name must not contain U+0000") }
         guard name.count <= Self.maximumNameLength else {
             throw RPCError.invalidArgument("name must be at most \(Self.maximumNameLength) characters")
         }

@@ -10,6 +10,8 @@ public enum ProtoError: Error, Equatable, Sendable {
     case malformed(message: String)
     /// The encoding nests messages deeper than ``ProtoMessage/maximumNestingDepth``.
     case nestingTooDeep(message: String)
+    /// A string field's bytes are not UTF-8.
+    case invalidUTF8(message: String, field: String)
 }
 
 extension ProtoError: CustomStringConvertible {
@@ -20,6 +22,7 @@ extension ProtoError: CustomStringConvertible {
         case .typeMismatch(let message, let field, let expected): "\(message).\(field) expects \(expected)"
         case .malformed(let message): "bytes are not a valid \(message)"
         case .nestingTooDeep(let message): "\(message) nests messages too deeply"
+        case .invalidUTF8(let message, let field): "\(message).\(field) is not valid UTF-8"
         }
     }
 }

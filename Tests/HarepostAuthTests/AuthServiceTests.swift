@@ -67,6 +67,16 @@ struct AuthHarness {
 
 @Suite("Auth service", .timeLimit(.minutes(1)))
 struct AuthServiceTests {
+    /// An account name holding U+0000 is refused, not stored cut.
+    @Test func anAccountNameWithNulIsRefused() async throws {
+        try await AuthHarness.withService { auth in
+            let request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("Ac\u{0}me")])
+            let error = await auth.failure("CreateAccount", request)
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message == "name must not contain U+0000")
+        }
+    }
+
     @Test func aKeyAuthenticatesUntilRevokedAndRevocationIsImmediate() async throws {
         try await AuthHarness.withService { auth in
             let account = try await auth.createAccount()

@@ -100,4 +100,48 @@ struct GatewayRouteTests {
             #expect(missing.json["error"] != nil)
         }
     }
+
+    /// No accepted byte changes on its way through: a body string holding
+    /// U+0000 reaches the dispatcher's task whole; an idempotency key or a
+    /// header value cannot hold it and is refused, never cut.
+    @Test func nulInStringsIsKeptOrRefusedNeverCut() async throws {
+        try await GatewayHarness.with { gateway in
+            let target = "https://your-app.com/nul"
+            let first = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "\#(target)", "body": {"k": "x\u0000y"}}"#
+            )
+            let second = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "\#(target)", "body": "a\u0000b", "headers": {"X-\u00e9": "v"}}"#
+            )
+            #expect(first.status == 202)
+            #expect(second.status == 400)  // a header name must be a token
+            let third = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "\#(target)", "body": "a\u0000b"}"#
+            )
+            #expect(third.status == 202)
+            let claimed = try await gateway.store.call(
+                "harepost.store.v1.Store/ClaimDue",
+                try ProtoMessage(
+                    "harepost.store.v1.ClaimDueRequest",
+                    ["max_tasks": .int32(10), "worker_id": .string("test")]
+                )
+            )
+            let bodies = Set(claimed.values("tasks").compactMap { $0.messageValue?["body"]?.bytesValue })
+            #expect(bodies == [Array(#"{"k":"x\u0000y"}"#.utf8), Array("a\u{0}b".utf8)])
+            for (json, error) in [
+                (#""idempotency_key": "K\u0000A""#, "idempotency_key must not contain U+0000"),
+                (#""headers": {"X-A": "v\u0000w"}"#, "headers.X-A: value must not contain CR, LF or NUL"),
+            ] {
+                let refused = try await gateway.request(.post, "/v1/send", json: #"{"target": "\#(target)", \#(json)}"#)
+                #expect(refused.status == 400)
+                #expect(refused.json["error"] == .string(error))
+            }
+        }
+    }
 }

@@ -68,12 +68,26 @@ struct ProtoEnvelopeTests {
         #expect(try [UInt8]().withUnsafeBytes { try ProtoEnvelope(unpacking: $0) } == empty)
     }
 
-    /// protobuf-c strings are NUL-terminated: a string is cut at its first NUL.
-    @Test func stringsAreCutAtANulByte() throws {
-        let envelope = ProtoEnvelope(kind: 2, callID: 1, metadata: ["a\u{0}b": "c\u{0}d"], message: "bad\u{0}input")
+    /// Strings travel with their length: U+0000 is kept, not a terminator.
+    @Test func stringsKeepEveryByteIncludingNul() throws {
+        let envelope = ProtoEnvelope(
+            kind: 2,
+            callID: 1,
+            method: "a/b\u{0}c",
+            metadata: ["a\u{0}b": "c\u{0}d", "a": "c"],
+            message: "bad\u{0}input"
+        )
         let decoded = try Self.packed(envelope).withUnsafeBytes { try ProtoEnvelope(unpacking: $0) }
-        #expect(decoded.message == "bad")
-        #expect(decoded.metadata == ["a": "c"])
+        #expect(decoded == envelope)
+    }
+
+    /// proto3 strings are UTF-8: an envelope whose method is not is refused.
+    @Test func stringsThatAreNotUTF8AreRefused() {
+        // Field 3 (method), 2 bytes: a lone continuation byte and 0xff.
+        let bytes: [UInt8] = [0x1a, 0x02, 0x80, 0xff]
+        #expect(throws: ProtoError.self) {
+            try bytes.withUnsafeBytes { try ProtoEnvelope(unpacking: $0) }
+        }
     }
 
     @Test func rejectsBytesThatAreNotAnEnvelope() {

@@ -127,9 +127,12 @@ extension RawHTTP {
             try await send(Array(text.utf8))
         }
 
-        /// Reads until the server closes, or sends nothing for `quietPeriod`.
-        public func receive(quietPeriod: Duration = .seconds(10)) async throws -> Exchange {
+        /// Reads until the server closes, sends nothing for `quietPeriod`,
+        /// or (when given) what it sent ends with `suffix`.
+        public func receive(quietPeriod: Duration = .seconds(10), until suffix: String? = nil) async throws -> Exchange
+        {
             let descriptor = self.descriptor
+            let suffix = suffix.map { Array($0.utf8) }
             return try await RawHTTP.onThread {
                 let (seconds, attoseconds) = quietPeriod.components
                 var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
@@ -140,6 +143,9 @@ extension RawHTTP {
                     let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
                     if count > 0 {
                         received += buffer[..<count]
+                        if let suffix, received.count >= suffix.count, Array(received.suffix(suffix.count)) == suffix {
+                            return Exchange(received: String(decoding: received, as: UTF8.self), closedByServer: false)
+                        }
                     } else {
                         if count < 0, errno != EAGAIN, errno != EWOULDBLOCK {
                             throw POSIXError(.init(rawValue: errno) ?? .EIO)

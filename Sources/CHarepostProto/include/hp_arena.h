@@ -30,7 +30,6 @@ typedef struct {
 
 hp_arena *hp_arena_init(void *buffer, size_t size);
 void *hp_arena_alloc(hp_arena *arena, size_t size);
-char *hp_arena_strdup(hp_arena *arena, const char *string);
 /* A message of `descriptor`'s type in the arena, initialised to its defaults. */
 ProtobufCMessage *hp_arena_message_new(hp_arena *arena, const ProtobufCMessageDescriptor *descriptor);
 void hp_arena_release(hp_arena *arena);

@@ -11,18 +11,19 @@
 #include <stdint.h>
 #include "hp_arena.h"
 
-/* An envelope's fields. Strings are NUL-terminated UTF-8 (NULL means "");
- * pointers are borrowed for the duration of the call. */
+/* An envelope's fields. Strings are UTF-8 with their length (U+0000 is a
+ * byte like any other; a zero length is ""); pointers are borrowed for the
+ * duration of the call. */
 typedef struct {
   int32_t kind;
   uint64_t call_id;
-  const char *method;
+  ProtobufCBinaryData method;
   uint64_t timeout_ms;
   size_t n_metadata;
-  const char *const *metadata_keys;
-  const char *const *metadata_values;
+  const ProtobufCBinaryData *metadata_keys;
+  const ProtobufCBinaryData *metadata_values;
   int32_t code;
-  const char *message;
+  ProtobufCBinaryData message;
   size_t payload_len;
   const uint8_t *payload;
 } hp_envelope_fields;
@@ -46,7 +47,7 @@ hp_unpacked_envelope *hp_envelope_unpack(hp_arena *arena, size_t length, const u
                                          hp_envelope_fields *fields);
 
 /* Entry `index` (< fields->n_metadata) of an unpacked envelope's metadata. */
-void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, const char **key,
-                             const char **value);
+void hp_envelope_metadata_at(const hp_unpacked_envelope *envelope, size_t index, ProtobufCBinaryData *key,
+                             ProtobufCBinaryData *value);
 
 #endif

@@ -28,9 +28,10 @@ import NIOHTTP1
 ///   checked by the event loop's ``ConnectionSweeper``.
 /// - Errors: malformed HTTP, an over-long target or head, a body over the
 ///   limit and a timeout each get their status and the `{error, detail}`
-///   body, after the answers to the requests before them; then the
-///   connection closes. A refused body is read and dropped (up to a bound)
-///   so that a client writing it before reading gets the answer, not a reset.
+///   body, after the answers to the requests before them; then the gateway
+///   shuts its sending side and reads and drops what the client still
+///   sends (up to a bound) until it closes, so that a client still writing
+///   gets the answer, not a reset.
 final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
@@ -186,13 +187,8 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.end, .receiving(let head, let body)):
             state = .responding(keepAlive: head.isKeepAlive, version: head.version, isHead: head.method == .HEAD)
             respond(to: head, body: body, context: context)
-        case (.body(let part), .draining(let dropped)):
-            let total = dropped + part.readableBytes
-            if total > GatewayHTTPLimits.maximumDrainBytes {
-                close(context: context, reason: .drainLimit)
-            } else {
-                state = .draining(dropped: total)
-            }
+        case (.body(let part), .draining):
+            drop(part.readableBytes, context: context)
         case (.end, .draining):
             state = .closing
             closeAfterLastWrite(context: context)
@@ -218,6 +214,13 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// before it) and closes the connection; any other error closes it at
     /// once. The decoder reads nothing after an error.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .draining = state {
+            // After an error the decoder hands on what it reads as errors.
+            if case .dataReceivedInErrorState(_, let bytes) = error as? ByteToMessageDecoderError {
+                drop(bytes.readableBytes, context: context)
+            }
+            return
+        }
         guard let error = error as? HTTPParserError else {
             context.close(promise: nil)
             return
@@ -275,25 +278,37 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    /// Answers 413, shuts the sending side (the client reads the answer and
-    /// then the end), and drops the rest of the body.
     private func refuseBody(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let response = GatewayError.bodyTooLarge(limit: limits.maximumBodyBytes).response(route: nil)
+        refuse(response, version: head.version, context: context)
+    }
+
+    /// Answers with `response` (with `Connection: close`), then shuts the
+    /// sending side: the client reads the answer and then the end. What it
+    /// still sends is read and dropped (up to a bound, within the body
+    /// timeout) until it closes: closing with unread bytes would reset the
+    /// connection, and a client still writing would lose the answer.
+    private func refuse(_ response: GatewayResponse, version: HTTPVersion = .http1_1, context: ChannelHandlerContext) {
+        switch state {
+        case .closing, .draining: return
+        default: break
+        }
         queued.removeAll()
         queuedRequests = 0
-        let response = GatewayError.bodyTooLarge(limit: limits.maximumBodyBytes).response(route: nil)
-        let written = write(response, keepAlive: false, closeAfter: false, version: head.version, context: context)
+        let written = write(response, keepAlive: false, closeAfter: false, version: version, context: context)
         let channel = context.channel
         written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
         state = .draining(dropped: 0)
     }
 
-    /// Answers with `response` and closes the connection once it is out.
-    private func refuse(_ response: GatewayResponse, version: HTTPVersion = .http1_1, context: ChannelHandlerContext) {
-        if case .closing = state { return }
-        state = .closing
-        queued.removeAll()
-        queuedRequests = 0
-        write(response, keepAlive: false, version: version, context: context)
+    /// Counts bytes dropped after a refusal; closes past the bound.
+    private func drop(_ count: Int, context: ChannelHandlerContext) {
+        guard case .draining(let dropped) = state else { return }
+        if dropped + count > GatewayHTTPLimits.maximumDrainBytes {
+            close(context: context, reason: .drainLimit)
+        } else {
+            state = .draining(dropped: dropped + count)
+        }
     }
 
     private func respond(to head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {

@@ -28,7 +28,9 @@ public struct FieldDescriptor: @unchecked Sendable {
     /// retain and release (docs/benchmarks.md, step 40).
     public let nameUTF8: UnsafeBufferPointer<UInt8>
     public let number: Int32
-    public let kind: Kind
+    /// The type proto/ declares. A `string` is carried as bytes in the C
+    /// structs (``ProtoRegistry`` marks which), so that U+0000 survives.
+    public private(set) var kind: Kind
     public let label: Label
     /// True for a member of a oneof, including the single-member `_name` oneofs
     /// harepost uses for presence.
@@ -73,8 +75,8 @@ public struct FieldDescriptor: @unchecked Sendable {
         switch kind {
         case .int32, .sint32, .sfixed32, .uint32, .fixed32, .float, .bool, .enum: 4
         case .int64, .sint64, .sfixed64, .uint64, .fixed64, .double: 8
-        case .string, .message: MemoryLayout<UnsafeRawPointer>.size
-        case .bytes: MemoryLayout<ProtobufCBinaryData>.size
+        case .message: MemoryLayout<UnsafeRawPointer>.size
+        case .string, .bytes: MemoryLayout<ProtobufCBinaryData>.size
         }
     }
 
@@ -120,9 +122,14 @@ public struct FieldDescriptor: @unchecked Sendable {
     }
 
     /// This field with its types resolved (the registry's second pass; the
-    /// registry keeps every descriptor alive).
-    func resolved(message: MessageDescriptor?, enumeration: EnumDescriptor?) -> FieldDescriptor {
+    /// registry keeps every descriptor alive). `isText`: proto/ declares it
+    /// a string, compiled as bytes.
+    func resolved(message: MessageDescriptor?, enumeration: EnumDescriptor?, isText: Bool) -> FieldDescriptor {
         var field = self
+        if isText {
+            precondition(kind == .bytes, "string field \(name) not compiled as bytes")
+            field.kind = .string
+        }
         field.resolvedMessageType = message.map { Unmanaged.passUnretained($0) }
         field.resolvedEnumType = enumeration.map { Unmanaged.passUnretained($0) }
         field.isMap = isRepeated && message?.isMapEntry == true

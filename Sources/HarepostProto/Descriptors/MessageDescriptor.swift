@@ -48,10 +48,15 @@ public final class MessageDescriptor: Sendable {
     /// descriptor by the registry, after every descriptor exists.
     func resolveFieldTypes(
         message: (UnsafePointer<ProtobufCMessageDescriptor>) -> MessageDescriptor,
-        enumeration: (UnsafePointer<ProtobufCEnumDescriptor>) -> EnumDescriptor
+        enumeration: (UnsafePointer<ProtobufCEnumDescriptor>) -> EnumDescriptor,
+        textFields: Set<Int32>
     ) {
         fields = fields.map { field in
-            field.resolved(message: field.rawMessageType.map(message), enumeration: field.rawEnumType.map(enumeration))
+            field.resolved(
+                message: field.rawMessageType.map(message),
+                enumeration: field.rawEnumType.map(enumeration),
+                isText: textFields.contains(field.number)
+            )
         }
         let highest = min(Int(fields.map(\.number).max() ?? 0), Self.largestTabulatedNumber)
         var table = [Unmanaged<MessageDescriptor>?](repeating: nil, count: highest + 1)

@@ -28,10 +28,17 @@ final class ProtoRegistry: Sendable {
                 }
             }
         }
+        // The fields proto/ declares as string, which the C code carries as bytes.
+        var textFields: [String: Set<Int32>] = [:]
+        for index in 0..<hp_registry_string_field_count() {
+            let entry = hp_registry_string_field_at(index)!.pointee
+            textFields[String(cString: entry.message), default: []].insert(Int32(bitPattern: entry.number))
+        }
         for message in messagesByAddress.values {
             message.resolveFieldTypes(
                 message: { messagesByAddress[UnsafeRawPointer($0)]! },
-                enumeration: { enumsByAddress[UnsafeRawPointer($0)]! }
+                enumeration: { enumsByAddress[UnsafeRawPointer($0)]! },
+                textFields: textFields[message.fullName] ?? []
             )
         }
         var servicesByName: [String: ServiceDescriptor] = [:]

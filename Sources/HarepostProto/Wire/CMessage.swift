@@ -3,6 +3,11 @@ internal import CHarepostProto
 /// Moves messages between ``ProtoMessage`` and protobuf-c's C structs by walking
 /// descriptors: one generic writer, one generic reader, no per-message code.
 ///
+/// Strings are carried with their length, as protobuf-c carries bytes (the C
+/// code is generated with every string field as bytes; ``ProtoRegistry``), so
+/// U+0000 in a string survives both ways; text that is not valid UTF-8 is
+/// refused on the way in.
+///
 /// Ownership: ``make(_:in:)`` builds a struct whose every string, byte array,
 /// repeated array and sub-message is allocated in the given arena, as
 /// `protobuf_c_message_unpack(_, &arena.allocator, …)` allocates an unpacked
@@ -29,7 +34,7 @@ enum CMessage {
                         toByteOffset: field.quantifierOffset,
                         as: UInt32.self
                     )
-                } else if field.label == .optional, field.kind != .string, field.kind != .message {
+                } else if field.label == .optional, field.kind != .message {
                     base.storeBytes(of: Int32(1), toByteOffset: field.quantifierOffset, as: Int32.self)
                 }
             case .list(let values):
@@ -61,23 +66,33 @@ enum CMessage {
         case .double(let v): pointer.storeBytes(of: v, as: Double.self)
         case .bool(let v): pointer.storeBytes(of: Int32(v ? 1 : 0), as: Int32.self)
         case .enumValue(let v): pointer.storeBytes(of: v, as: Int32.self)
-        case .string(let v):
-            pointer.storeBytes(of: hp_arena_strdup(arena, v), as: UnsafeMutablePointer<CChar>?.self)
+        case .string(var v):
+            v.withUTF8 { store($0, to: pointer, in: arena) }
         case .bytes(let v):
-            var data: UnsafeMutablePointer<UInt8>? = nil
-            if !v.isEmpty {
-                data = hp_arena_alloc(arena, v.count)?.assumingMemoryBound(to: UInt8.self)
-                guard let data else { fatalError("out of memory copying \(v.count) bytes") }
-                v.withUnsafeBufferPointer { data.initialize(from: $0.baseAddress!, count: v.count) }
-            }
-            pointer.storeBytes(of: ProtobufCBinaryData(len: v.count, data: data), as: ProtobufCBinaryData.self)
+            v.withUnsafeBufferPointer { store($0, to: pointer, in: arena) }
         case .message(let v):
             pointer.storeBytes(of: make(v, in: arena), as: UnsafeMutablePointer<ProtobufCMessage>.self)
         }
     }
 
-    /// Reads a C message (built or unpacked) into Swift values. Does not free it.
-    static func read(_ cMessage: UnsafePointer<ProtobufCMessage>) -> ProtoMessage {
+    /// A copy of `bytes` in the arena, as protobuf-c's binary data.
+    private static func store(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        to pointer: UnsafeMutableRawPointer,
+        in arena: UnsafeMutablePointer<hp_arena>
+    ) {
+        var data: UnsafeMutablePointer<UInt8>? = nil
+        if let source = bytes.baseAddress, !bytes.isEmpty {
+            data = hp_arena_alloc(arena, bytes.count)?.assumingMemoryBound(to: UInt8.self)
+            guard let data else { fatalError("out of memory copying \(bytes.count) bytes") }
+            data.initialize(from: source, count: bytes.count)
+        }
+        pointer.storeBytes(of: ProtobufCBinaryData(len: bytes.count, data: data), as: ProtobufCBinaryData.self)
+    }
+
+    /// Reads a C message (built or unpacked) into Swift values. Does not free
+    /// it. Throws when a string field is not valid UTF-8.
+    static func read(_ cMessage: UnsafePointer<ProtobufCMessage>) throws(ProtoError) -> ProtoMessage {
         let descriptor = ProtoRegistry.shared.message(for: cMessage.pointee.descriptor)
         var message = ProtoMessage(descriptor)
         let base = UnsafeRawPointer(cMessage)
@@ -88,28 +103,35 @@ enum CMessage {
                     continue
                 }
                 let size = field.elementSize
-                message.store(.list((0..<count).map { read(field, at: array + $0 * size) }), at: field.index)
+                var values: [ProtoValue] = []
+                values.reserveCapacity(count)
+                for position in 0..<count {
+                    values.append(try read(field, at: array + position * size, in: descriptor))
+                }
+                message.store(.list(values), at: field.index)
                 continue
             }
             if field.isOneofMember {
                 let chosen = base.load(fromByteOffset: field.quantifierOffset, as: UInt32.self)
                 guard chosen == UInt32(bitPattern: field.number) else { continue }
-            } else if field.label == .optional, field.kind != .string, field.kind != .message {
+            } else if field.label == .optional, field.kind != .message {
                 guard base.load(fromByteOffset: field.quantifierOffset, as: Int32.self) != 0 else { continue }
             }
-            if field.kind == .message || field.kind == .string,
-                base.load(fromByteOffset: field.offset, as: UnsafeRawPointer?.self) == nil
-            {
+            if field.kind == .message, base.load(fromByteOffset: field.offset, as: UnsafeRawPointer?.self) == nil {
                 continue
             }
-            let value = read(field, at: base + field.offset)
+            let value = try read(field, at: base + field.offset, in: descriptor)
             if !field.hasPresence, value == ProtoValue.defaultValue(for: field) { continue }
             message.store(.single(value), at: field.index)
         }
         return message
     }
 
-    private static func read(_ field: FieldDescriptor, at pointer: UnsafeRawPointer) -> ProtoValue {
+    private static func read(
+        _ field: FieldDescriptor,
+        at pointer: UnsafeRawPointer,
+        in message: MessageDescriptor
+    ) throws(ProtoError) -> ProtoValue {
         switch field.kind {
         case .int32, .sint32, .sfixed32: .int32(pointer.load(as: Int32.self))
         case .int64, .sint64, .sfixed64: .int64(pointer.load(as: Int64.self))
@@ -120,16 +142,30 @@ enum CMessage {
         case .bool: .bool(pointer.load(as: Int32.self) != 0)
         case .enum: .enumValue(pointer.load(as: Int32.self))
         case .string:
-            .string(pointer.load(as: UnsafePointer<CChar>?.self).map { String(cString: $0) } ?? "")
+            try .string(text(pointer.load(as: ProtobufCBinaryData.self), field: field, in: message))
         case .bytes:
             .bytes(Self.bytes(pointer.load(as: ProtobufCBinaryData.self)))
         case .message:
-            .message(read(pointer.load(as: UnsafePointer<ProtobufCMessage>.self)))
+            try .message(read(pointer.load(as: UnsafePointer<ProtobufCMessage>.self)))
         }
     }
 
     private static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
         guard data.len > 0, let start = data.data else { return [] }
         return Array(UnsafeBufferPointer(start: start, count: data.len))
+    }
+
+    /// A string field's bytes as text, every byte kept (U+0000 included);
+    /// proto3 requires UTF-8, so anything else is refused.
+    private static func text(
+        _ data: ProtobufCBinaryData,
+        field: FieldDescriptor,
+        in message: MessageDescriptor
+    ) throws(ProtoError) -> String {
+        guard data.len > 0, let start = data.data else { return "" }
+        guard let text = String(validating: UnsafeBufferPointer(start: start, count: data.len), as: UTF8.self) else {
+            throw .invalidUTF8(message: message.fullName, field: field.name)
+        }
+        return text
     }
 }

@@ -38,9 +38,8 @@ public struct ProtoEnvelope: Sendable, Equatable {
         self.payload = payload
     }
 
-    /// Unpacks wire-format bytes. Unknown fields are skipped. Strings cut at
-    /// a NUL byte on the way in (protobuf-c keeps them NUL-terminated), so they
-    /// do on the way out too.
+    /// Unpacks wire-format bytes. Unknown fields are skipped. Strings keep
+    /// every byte (U+0000 included); one that is not UTF-8 is refused.
     public init(unpacking bytes: UnsafeRawBufferPointer) throws(ProtoError) {
         self = try ProtoArena.with { arena throws(ProtoError) in
             var fields = hp_envelope_fields()
@@ -59,23 +58,31 @@ public struct ProtoEnvelope: Sendable, Equatable {
             if fields.n_metadata > 0 {
                 metadata.reserveCapacity(fields.n_metadata)
                 for index in 0..<fields.n_metadata {
-                    var key: UnsafePointer<CChar>?
-                    var value: UnsafePointer<CChar>?
+                    var key = ProtobufCBinaryData()
+                    var value = ProtobufCBinaryData()
                     hp_envelope_metadata_at(unpacked, index, &key, &value)
-                    metadata[String(cString: key!)] = String(cString: value!)
+                    metadata[try Self.text(key)] = try Self.text(value)
                 }
             }
             return ProtoEnvelope(
                 kind: fields.kind,
                 callID: fields.call_id,
-                method: String(cString: fields.method),
+                method: try Self.text(fields.method),
                 timeoutMilliseconds: fields.timeout_ms,
                 metadata: metadata,
                 code: fields.code,
-                message: String(cString: fields.message),
+                message: try Self.text(fields.message),
                 payload: [UInt8](UnsafeBufferPointer(start: fields.payload, count: fields.payload_len))
             )
         }
+    }
+
+    private static func text(_ data: ProtobufCBinaryData) throws(ProtoError) -> String {
+        guard data.len > 0, let start = data.data else { return "" }
+        guard let text = String(validating: UnsafeBufferPointer(start: start, count: data.len), as: UTF8.self) else {
+            throw .malformed(message: "harepost.rpc.v1.Envelope")
+        }
+        return text
     }
 
     /// Packs the envelope: `body` gets the packed size and a function that
@@ -84,20 +91,22 @@ public struct ProtoEnvelope: Sendable, Equatable {
     public func withPacker<Result>(
         _ body: (_ size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Int) -> Result
     ) -> Result {
-        method.withCString { method in
-            message.withCString { message in
+        var method = self.method
+        var message = self.message
+        return method.withUTF8 { method in
+            message.withUTF8 { message in
                 payload.withUnsafeBufferPointer { payload in
-                    withMetadataPointers { count, keys, values in
+                    withMetadata { count, keys, values in
                         var fields = hp_envelope_fields(
                             kind: kind,
                             call_id: callID,
-                            method: method,
+                            method: Self.borrowed(method),
                             timeout_ms: timeoutMilliseconds,
                             n_metadata: count,
                             metadata_keys: keys,
                             metadata_values: values,
                             code: code,
-                            message: message,
+                            message: Self.borrowed(message),
                             payload_len: payload.count,
                             payload: payload.baseAddress
                         )
@@ -112,33 +121,37 @@ public struct ProtoEnvelope: Sendable, Equatable {
         }
     }
 
-    /// The metadata as NUL-terminated keys and values, sorted by key, in one
+    /// Bytes lent to protobuf-c, which only reads them while packing.
+    private static func borrowed(_ bytes: UnsafeBufferPointer<UInt8>) -> ProtobufCBinaryData {
+        ProtobufCBinaryData(len: bytes.count, data: bytes.baseAddress.map { UnsafeMutablePointer(mutating: $0) })
+    }
+
+    /// The metadata's keys and values, sorted by key, copied into one
     /// temporary allocation.
-    private func withMetadataPointers<Result>(
-        _ body: (Int, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Result
+    private func withMetadata<Result>(
+        _ body: (Int, UnsafePointer<ProtobufCBinaryData>?, UnsafePointer<ProtobufCBinaryData>?) -> Result
     ) -> Result {
         guard !metadata.isEmpty else { return body(0, nil, nil) }
         let entries = metadata.sorted { $0.key < $1.key }
-        let byteCount = entries.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 }
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: byteCount) { storage in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 2 * entries.count) { pointers in
+        let byteCount = entries.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(byteCount, 1)) { storage in
+            withUnsafeTemporaryAllocation(of: ProtobufCBinaryData.self, capacity: 2 * entries.count) { pointers in
                 var offset = 0
-                func append(_ string: String) -> UnsafePointer<CChar> {
+                func append(_ string: String) -> ProtobufCBinaryData {
                     let start = storage.baseAddress! + offset
                     var string = string
-                    string.withUTF8 { utf8 in
+                    let count = string.withUTF8 { utf8 in
                         if let source = utf8.baseAddress {
-                            UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: utf8.count)
+                            start.initialize(from: source, count: utf8.count)
                         }
-                        offset += utf8.count
+                        return utf8.count
                     }
-                    storage[offset] = 0
-                    offset += 1
-                    return UnsafePointer(start)
+                    offset += count
+                    return ProtobufCBinaryData(len: count, data: start)
                 }
                 for (index, entry) in entries.enumerated() {
-                    pointers[index] = append(entry.key)
-                    pointers[entries.count + index] = append(entry.value)
+                    pointers.initializeElement(at: index, to: append(entry.key))
+                    pointers.initializeElement(at: entries.count + index, to: append(entry.value))
                 }
                 let base = UnsafePointer(pointers.baseAddress!)
                 return body(entries.count, base, base + entries.count)

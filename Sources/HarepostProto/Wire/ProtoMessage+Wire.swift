@@ -35,7 +35,7 @@ extension ProtoMessage {
                 )
             }
             guard let cMessage else { throw .malformed(message: descriptor.fullName) }
-            return CMessage.read(cMessage)
+            return try CMessage.read(cMessage)
         }
     }
 

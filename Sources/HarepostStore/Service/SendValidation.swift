@@ -100,7 +100,7 @@ struct SendValidation {
                 throw .invalidArgument("headers: \"\(name)\" is not a valid header name")
             }
             guard !value.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) else {
-                throw .invalidArgument("headers.\(name): value must not contain line breaks")
+                throw .invalidArgument("headers.\(name): value must not contain CR, LF or NUL")
             }
             if strippedHeaders.contains(lower) || lower.hasPrefix("proxy-") { continue }
             headers[name] = value
@@ -124,8 +124,11 @@ struct SendValidation {
     static func idempotencyKey(_ message: ProtoMessage) throws(RPCError) -> String? {
         guard message.has("idempotency_key"), let key = message.string("idempotency_key") else { return nil }
         guard !key.isEmpty, key.utf8.count <= maximumIdempotencyKeyLength else {
-            throw .invalidArgument("idempotency_key must be 1 to \(maximumIdempotencyKeyLength) characters")
+            throw .invalidArgument("idempotency_key must be 1 to \(maximumIdempotencyKeyLength) bytes of UTF-8")
         }
+        // SQLite's text binding (through GRDB) ends a string at U+0000, which
+        // would make "K\u{0}A" and "K\u{0}B" one key.
+        guard !key.utf8.contains(0) else { throw .invalidArgument("idempotency_key must not contain U+0000") }
         return key
     }
 }

@@ -913,11 +913,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_account_request
     "name",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateAccountRequest, name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -964,11 +964,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_account_respons
     "id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateAccountResponse, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -976,11 +976,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_account_respons
     "name",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateAccountResponse, name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -988,11 +988,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_account_respons
     "api_key",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateAccountResponse, api_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1000,11 +1000,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_account_respons
     "signing_secret",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateAccountResponse, signing_secret),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1054,11 +1054,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__api_key__field_descrip
     "id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__ApiKey, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1066,11 +1066,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__api_key__field_descrip
     "prefix",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__ApiKey, prefix),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1195,11 +1195,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__create_api_key_respons
     "api_key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__CreateApiKeyResponse, api_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1302,11 +1302,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__revoke_api_key_request
     "id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__RevokeApiKeyRequest, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1378,11 +1378,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__authenticate_request__
     "api_key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__AuthenticateRequest, api_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1416,11 +1416,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__authenticate_response_
     "account_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__AuthenticateResponse, account_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1452,11 +1452,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__authenticate_response_
     "key_id",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__AuthenticateResponse, key_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1511,11 +1511,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__get_signing_secret_res
     "signing_secret",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__GetSigningSecretResponse, signing_secret),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1567,11 +1567,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__list_signing_secrets_r
     "signing_secret",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__ListSigningSecretsResponse, signing_secret),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1618,11 +1618,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__previous_signing_secre
     "signing_secret",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__PreviousSigningSecret, signing_secret),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1707,11 +1707,11 @@ static const ProtobufCFieldDescriptor harepost__auth__v1__rotate_signing_secret_
     "signing_secret",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Auth__V1__RotateSigningSecretResponse, signing_secret),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

@@ -52,7 +52,7 @@ typedef enum _Harepost__Auth__V1__Environment {
 struct  Harepost__Auth__V1__CreateAccountRequest
 {
   ProtobufCMessage base;
-  char *name;
+  ProtobufCBinaryData name;
   /*
    * Environment of the first API key; live when unspecified.
    */
@@ -60,7 +60,7 @@ struct  Harepost__Auth__V1__CreateAccountRequest
 };
 #define HAREPOST__AUTH__V1__CREATE_ACCOUNT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__create_account_request__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED }
+    , {0,NULL}, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED }
 
 
 /*
@@ -72,28 +72,28 @@ struct  Harepost__Auth__V1__CreateAccountResponse
   /*
    * The account id (also the hookstream org_id).
    */
-  char *id;
-  char *name;
+  ProtobufCBinaryData id;
+  ProtobufCBinaryData name;
   /*
    * The first API key, shown only here; only its hash is stored.
    */
-  char *api_key;
-  char *signing_secret;
+  ProtobufCBinaryData api_key;
+  ProtobufCBinaryData signing_secret;
   Google__Protobuf__Timestamp *created_at;
 };
 #define HAREPOST__AUTH__V1__CREATE_ACCOUNT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__create_account_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, NULL }
 
 
 struct  Harepost__Auth__V1__ApiKey
 {
   ProtobufCMessage base;
-  char *id;
+  ProtobufCBinaryData id;
   /*
    * The first characters of the key, enough to recognise it ("hp_live_3fa9c1").
    */
-  char *prefix;
+  ProtobufCBinaryData prefix;
   Harepost__Auth__V1__Environment environment;
   Google__Protobuf__Timestamp *created_at;
   Google__Protobuf__Timestamp *last_used_at;
@@ -101,7 +101,7 @@ struct  Harepost__Auth__V1__ApiKey
 };
 #define HAREPOST__AUTH__V1__API_KEY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__api_key__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, NULL, NULL, NULL }
+    , {0,NULL}, {0,NULL}, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, NULL, NULL, NULL }
 
 
 struct  Harepost__Auth__V1__CreateApiKeyRequest
@@ -120,12 +120,12 @@ struct  Harepost__Auth__V1__CreateApiKeyResponse
   /*
    * The key itself, returned only once.
    */
-  char *api_key;
+  ProtobufCBinaryData api_key;
   Harepost__Auth__V1__ApiKey *key;
 };
 #define HAREPOST__AUTH__V1__CREATE_API_KEY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__create_api_key_response__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, NULL }
 
 
 struct  Harepost__Auth__V1__ListApiKeysRequest
@@ -151,11 +151,11 @@ struct  Harepost__Auth__V1__ListApiKeysResponse
 struct  Harepost__Auth__V1__RevokeApiKeyRequest
 {
   ProtobufCMessage base;
-  char *id;
+  ProtobufCBinaryData id;
 };
 #define HAREPOST__AUTH__V1__REVOKE_API_KEY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__revoke_api_key_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Harepost__Auth__V1__RevokeApiKeyResponse
@@ -171,11 +171,11 @@ struct  Harepost__Auth__V1__RevokeApiKeyResponse
 struct  Harepost__Auth__V1__AuthenticateRequest
 {
   ProtobufCMessage base;
-  char *api_key;
+  ProtobufCBinaryData api_key;
 };
 #define HAREPOST__AUTH__V1__AUTHENTICATE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__authenticate_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 /*
@@ -184,17 +184,17 @@ struct  Harepost__Auth__V1__AuthenticateRequest
 struct  Harepost__Auth__V1__AuthenticateResponse
 {
   ProtobufCMessage base;
-  char *account_id;
+  ProtobufCBinaryData account_id;
   Harepost__Auth__V1__Environment environment;
   /*
    * Requests per minute allowed for the account; 0 means unlimited.
    */
   int32_t rate_limit_per_minute;
-  char *key_id;
+  ProtobufCBinaryData key_id;
 };
 #define HAREPOST__AUTH__V1__AUTHENTICATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__authenticate_response__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, 0, (char *)protobuf_c_empty_string }
+    , {0,NULL}, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, 0, {0,NULL} }
 
 
 struct  Harepost__Auth__V1__GetSigningSecretRequest
@@ -212,11 +212,11 @@ struct  Harepost__Auth__V1__GetSigningSecretRequest
 struct  Harepost__Auth__V1__GetSigningSecretResponse
 {
   ProtobufCMessage base;
-  char *signing_secret;
+  ProtobufCBinaryData signing_secret;
 };
 #define HAREPOST__AUTH__V1__GET_SIGNING_SECRET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__get_signing_secret_response__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Harepost__Auth__V1__ListSigningSecretsRequest
@@ -235,24 +235,24 @@ struct  Harepost__Auth__V1__ListSigningSecretsRequest
 struct  Harepost__Auth__V1__ListSigningSecretsResponse
 {
   ProtobufCMessage base;
-  char *signing_secret;
+  ProtobufCBinaryData signing_secret;
   size_t n_previous;
   Harepost__Auth__V1__PreviousSigningSecret **previous;
 };
 #define HAREPOST__AUTH__V1__LIST_SIGNING_SECRETS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__list_signing_secrets_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL }
+    , {0,NULL}, 0,NULL }
 
 
 struct  Harepost__Auth__V1__PreviousSigningSecret
 {
   ProtobufCMessage base;
-  char *signing_secret;
+  ProtobufCBinaryData signing_secret;
   Google__Protobuf__Timestamp *valid_until;
 };
 #define HAREPOST__AUTH__V1__PREVIOUS_SIGNING_SECRET__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__previous_signing_secret__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, NULL }
 
 
 typedef enum {
@@ -277,12 +277,12 @@ struct  Harepost__Auth__V1__RotateSigningSecretRequest
 struct  Harepost__Auth__V1__RotateSigningSecretResponse
 {
   ProtobufCMessage base;
-  char *signing_secret;
+  ProtobufCBinaryData signing_secret;
   Google__Protobuf__Timestamp *previous_valid_until;
 };
 #define HAREPOST__AUTH__V1__ROTATE_SIGNING_SECRET_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__auth__v1__rotate_signing_secret_response__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , {0,NULL}, NULL }
 
 
 struct  Harepost__Auth__V1__SetRateLimitRequest

@@ -76,12 +76,12 @@ typedef enum _Harepost__Rpc__V1__ServingStatus {
 struct  Harepost__Rpc__V1__Envelope__MetadataEntry
 {
   ProtobufCMessage base;
-  char *key;
-  char *value;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__RPC__V1__ENVELOPE__METADATA_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__envelope__metadata_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 /*
@@ -101,7 +101,7 @@ struct  Harepost__Rpc__V1__Envelope
    * Request only: "<proto package>.<Service>/<Method>", e.g.
    * "harepost.store.v1.Store/GetDelivery".
    */
-  char *method;
+  ProtobufCBinaryData method;
   /*
    * Request only: the call's deadline, as milliseconds remaining when the frame
    * was sent. 0 means no deadline.
@@ -120,7 +120,7 @@ struct  Harepost__Rpc__V1__Envelope
   /*
    * Response only: a human-readable error message when code is not OK.
    */
-  char *message;
+  ProtobufCBinaryData message;
   /*
    * The packed request (on a request) or response (on an OK response) message.
    */
@@ -128,7 +128,7 @@ struct  Harepost__Rpc__V1__Envelope
 };
 #define HAREPOST__RPC__V1__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__envelope__descriptor) \
-    , HAREPOST__RPC__V1__FRAME_KIND__FRAME_KIND_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, HAREPOST__RPC__V1__CODE__OK, (char *)protobuf_c_empty_string, {0,NULL} }
+    , HAREPOST__RPC__V1__FRAME_KIND__FRAME_KIND_UNSPECIFIED, 0, {0,NULL}, 0, 0,NULL, HAREPOST__RPC__V1__CODE__OK, {0,NULL}, {0,NULL} }
 
 
 struct  Harepost__Rpc__V1__HealthCheckRequest
@@ -147,8 +147,8 @@ struct  Harepost__Rpc__V1__HealthCheckResponse
   /*
    * The component answering: "auth", "store", "dispatcher".
    */
-  char *component;
-  char *version;
+  ProtobufCBinaryData component;
+  ProtobufCBinaryData version;
   /*
    * Calls being processed right now.
    */
@@ -160,7 +160,7 @@ struct  Harepost__Rpc__V1__HealthCheckResponse
 };
 #define HAREPOST__RPC__V1__HEALTH_CHECK_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__health_check_response__descriptor) \
-    , HAREPOST__RPC__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+    , HAREPOST__RPC__V1__SERVING_STATUS__SERVING_STATUS_UNSPECIFIED, {0,NULL}, {0,NULL}, 0, 0 }
 
 
 struct  Harepost__Rpc__V1__MetricsScrapeRequest
@@ -178,11 +178,11 @@ struct  Harepost__Rpc__V1__MetricsScrapeResponse
   /*
    * The component's metrics in the Prometheus text exposition format (0.0.4).
    */
-  char *text;
+  ProtobufCBinaryData text;
 };
 #define HAREPOST__RPC__V1__METRICS_SCRAPE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__rpc__v1__metrics_scrape_response__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 /* Harepost__Rpc__V1__Envelope__MetadataEntry methods */

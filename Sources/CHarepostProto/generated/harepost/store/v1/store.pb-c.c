@@ -1503,11 +1503,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__dns_record__field_des
     "type",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DnsRecord, type),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1515,11 +1515,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__dns_record__field_des
     "name",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DnsRecord, name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1527,11 +1527,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__dns_record__field_des
     "value",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DnsRecord, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1567,11 +1567,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__domain__field_descrip
     "domain",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__Domain, domain),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1644,11 +1644,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__add_domain_request__f
     "domain",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AddDomainRequest, domain),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1682,11 +1682,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__add_domain_response__
     "domain",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AddDomainResponse, domain),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1746,11 +1746,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__verify_domain_request
     "domain",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__VerifyDomainRequest, domain),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1784,11 +1784,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__verify_domain_respons
     "domain",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__VerifyDomainResponse, domain),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1904,11 +1904,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_request__headers
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__SendRequest__HeadersEntry, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1916,11 +1916,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_request__headers
     "value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__SendRequest__HeadersEntry, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1955,11 +1955,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_request__field_d
     "target",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__SendRequest, target),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -1967,11 +1967,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_request__field_d
     "method",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__SendRequest, _method_case),
     offsetof(Harepost__Store__V1__SendRequest, method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2015,11 +2015,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_request__field_d
     "idempotency_key",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__SendRequest, _idempotency_key_case),
     offsetof(Harepost__Store__V1__SendRequest, idempotency_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2084,11 +2084,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_response__field_
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__SendResponse, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2120,11 +2120,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__send_response__field_
     "idempotency_key",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__SendResponse, _idempotency_key_case),
     offsetof(Harepost__Store__V1__SendResponse, idempotency_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2209,11 +2209,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt__field_descri
     "error",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__Attempt, _error_case),
     offsetof(Harepost__Store__V1__Attempt, error),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2264,11 +2264,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery__field_descr
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__Delivery, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2276,11 +2276,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery__field_descr
     "target",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__Delivery, target),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2288,11 +2288,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery__field_descr
     "method",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__Delivery, method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2324,11 +2324,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery__field_descr
     "idempotency_key",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__Delivery, _idempotency_key_case),
     offsetof(Harepost__Store__V1__Delivery, idempotency_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2406,11 +2406,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_summary__fie
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliverySummary, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2418,11 +2418,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_summary__fie
     "target",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliverySummary, target),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2430,11 +2430,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_summary__fie
     "method",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliverySummary, method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2478,11 +2478,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_summary__fie
     "idempotency_key",
     7,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliverySummary, _idempotency_key_case),
     offsetof(Harepost__Store__V1__DeliverySummary, idempotency_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2548,11 +2548,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__get_delivery_request_
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__GetDeliveryRequest, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2648,11 +2648,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__list_deliveries_reque
     "cursor",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__ListDeliveriesRequest, _cursor_case),
     offsetof(Harepost__Store__V1__ListDeliveriesRequest, cursor),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2700,11 +2700,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__list_deliveries_respo
     "next_cursor",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__ListDeliveriesResponse, _next_cursor_case),
     offsetof(Harepost__Store__V1__ListDeliveriesResponse, next_cursor),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2739,11 +2739,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__retry_delivery_reques
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__RetryDeliveryRequest, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2815,11 +2815,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2827,11 +2827,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "org_id",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, org_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2851,11 +2851,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "event_id",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, event_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2863,11 +2863,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "connection_id",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, connection_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2875,11 +2875,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "destination_id",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, destination_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2887,11 +2887,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "request_url",
     7,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, request_url),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2899,11 +2899,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "request_method",
     8,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryAttempt, request_method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2911,11 +2911,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "request_headers",
     9,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _request_headers_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, request_headers),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2947,11 +2947,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "response_headers",
     12,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _response_headers_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, response_headers),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2959,11 +2959,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "response_body",
     13,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _response_body_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, response_body),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -2995,11 +2995,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "error",
     16,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _error_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, error),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3079,11 +3079,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "connection_name",
     23,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _connection_name_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, connection_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3091,11 +3091,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_attempt__fie
     "destination_name",
     24,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryAttempt, _destination_name_case),
     offsetof(Harepost__Store__V1__DeliveryAttempt, destination_name),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3200,11 +3200,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__pagination__field_des
     "next_cursor",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__Pagination, _next_cursor_case),
     offsetof(Harepost__Store__V1__Pagination, next_cursor),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3212,11 +3212,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__pagination__field_des
     "prev_cursor",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__Pagination, _prev_cursor_case),
     offsetof(Harepost__Store__V1__Pagination, prev_cursor),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3279,11 +3279,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__list_delivery_attempt
     "event_id",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, _event_id_case),
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, event_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3291,11 +3291,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__list_delivery_attempt
     "connection_id",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, _connection_id_case),
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, connection_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3303,11 +3303,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__list_delivery_attempt
     "destination_id",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, _destination_id_case),
     offsetof(Harepost__Store__V1__ListDeliveryAttemptsRequest, destination_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3422,11 +3422,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__header
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask__HeadersEntry, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3434,11 +3434,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__header
     "value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask__HeadersEntry, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3473,11 +3473,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3485,11 +3485,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "account_id",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask, account_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3509,11 +3509,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "lease_id",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask, lease_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3557,11 +3557,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "target",
     8,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask, target),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3569,11 +3569,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "method",
     9,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__DeliveryTask, method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3605,11 +3605,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "idempotency_key",
     12,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryTask, _idempotency_key_case),
     offsetof(Harepost__Store__V1__DeliveryTask, idempotency_key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3653,11 +3653,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__delivery_task__field_
     "request_id",
     16,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__DeliveryTask, _request_id_case),
     offsetof(Harepost__Store__V1__DeliveryTask, request_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3730,11 +3730,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__claim_due_request__fi
     "worker_id",
     3,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__ClaimDueRequest, worker_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3808,11 +3808,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__reque
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord__RequestHeadersEntry, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3820,11 +3820,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__reque
     "value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord__RequestHeadersEntry, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3859,11 +3859,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__respo
     "key",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord__ResponseHeadersEntry, key),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3871,11 +3871,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__respo
     "value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord__ResponseHeadersEntry, value),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3946,11 +3946,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__field
     "error",
     4,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     offsetof(Harepost__Store__V1__AttemptRecord, _error_case),
     offsetof(Harepost__Store__V1__AttemptRecord, error),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3958,11 +3958,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__field
     "request_url",
     5,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord, request_url),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -3970,11 +3970,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__attempt_record__field
     "request_method",
     6,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__AttemptRecord, request_method),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -4078,11 +4078,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__record_attempt_reques
     "queue_id",
     1,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__RecordAttemptRequest, queue_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
@@ -4090,11 +4090,11 @@ static const ProtobufCFieldDescriptor harepost__store__v1__record_attempt_reques
     "lease_id",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
+    PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
     offsetof(Harepost__Store__V1__RecordAttemptRequest, lease_id),
     NULL,
-    &protobuf_c_empty_string,
+    NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },

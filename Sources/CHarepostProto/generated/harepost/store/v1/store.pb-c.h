@@ -210,36 +210,36 @@ struct  Harepost__Store__V1__DeliveryPolicy
 struct  Harepost__Store__V1__DnsRecord
 {
   ProtobufCMessage base;
-  char *type;
-  char *name;
-  char *value;
+  ProtobufCBinaryData type;
+  ProtobufCBinaryData name;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__STORE__V1__DNS_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__dns_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 struct  Harepost__Store__V1__Domain
 {
   ProtobufCMessage base;
-  char *domain;
+  ProtobufCBinaryData domain;
   Harepost__Store__V1__DomainStatus status;
   Google__Protobuf__Timestamp *created_at;
   Google__Protobuf__Timestamp *verified_at;
 };
 #define HAREPOST__STORE__V1__DOMAIN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__domain__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL, NULL }
+    , {0,NULL}, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL, NULL }
 
 
 struct  Harepost__Store__V1__AddDomainRequest
 {
   ProtobufCMessage base;
-  char *domain;
+  ProtobufCBinaryData domain;
 };
 #define HAREPOST__STORE__V1__ADD_DOMAIN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__add_domain_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 /*
@@ -248,7 +248,7 @@ struct  Harepost__Store__V1__AddDomainRequest
 struct  Harepost__Store__V1__AddDomainResponse
 {
   ProtobufCMessage base;
-  char *domain;
+  ProtobufCBinaryData domain;
   Harepost__Store__V1__DomainStatus status;
   /*
    * The TXT record to create.
@@ -257,17 +257,17 @@ struct  Harepost__Store__V1__AddDomainResponse
 };
 #define HAREPOST__STORE__V1__ADD_DOMAIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__add_domain_response__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL }
+    , {0,NULL}, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL }
 
 
 struct  Harepost__Store__V1__VerifyDomainRequest
 {
   ProtobufCMessage base;
-  char *domain;
+  ProtobufCBinaryData domain;
 };
 #define HAREPOST__STORE__V1__VERIFY_DOMAIN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__verify_domain_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 /*
@@ -276,13 +276,13 @@ struct  Harepost__Store__V1__VerifyDomainRequest
 struct  Harepost__Store__V1__VerifyDomainResponse
 {
   ProtobufCMessage base;
-  char *domain;
+  ProtobufCBinaryData domain;
   Harepost__Store__V1__DomainStatus status;
   Google__Protobuf__Timestamp *verified_at;
 };
 #define HAREPOST__STORE__V1__VERIFY_DOMAIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__verify_domain_response__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL }
+    , {0,NULL}, HAREPOST__STORE__V1__DOMAIN_STATUS__DOMAIN_STATUS_UNSPECIFIED, NULL }
 
 
 struct  Harepost__Store__V1__ListDomainsRequest
@@ -311,12 +311,12 @@ struct  Harepost__Store__V1__ListDomainsResponse
 struct  Harepost__Store__V1__SendRequest__HeadersEntry
 {
   ProtobufCMessage base;
-  char *key;
-  char *value;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__STORE__V1__SEND_REQUEST__HEADERS_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__send_request__headers_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -334,7 +334,7 @@ typedef enum {
 struct  Harepost__Store__V1__SendRequest
 {
   ProtobufCMessage base;
-  char *target;
+  ProtobufCBinaryData target;
   size_t n_headers;
   Harepost__Store__V1__SendRequest__HeadersEntry **headers;
   /*
@@ -350,16 +350,16 @@ struct  Harepost__Store__V1__SendRequest
   Google__Protobuf__Struct *metadata;
   Harepost__Store__V1__SendRequest__MethodCase _method_case;
   union {
-    char *method;
+    ProtobufCBinaryData method;
   };
   Harepost__Store__V1__SendRequest__IdempotencyKeyCase _idempotency_key_case;
   union {
-    char *idempotency_key;
+    ProtobufCBinaryData idempotency_key;
   };
 };
 #define HAREPOST__STORE__V1__SEND_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__send_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, NULL, NULL, 0, NULL, HAREPOST__STORE__V1__SEND_REQUEST___METHOD__NOT_SET, {0}, HAREPOST__STORE__V1__SEND_REQUEST___IDEMPOTENCY_KEY__NOT_SET, {0} }
+    , {0,NULL}, 0,NULL, NULL, NULL, 0, NULL, HAREPOST__STORE__V1__SEND_REQUEST___METHOD__NOT_SET, {0}, HAREPOST__STORE__V1__SEND_REQUEST___IDEMPOTENCY_KEY__NOT_SET, {0} }
 
 
 typedef enum {
@@ -374,17 +374,17 @@ typedef enum {
 struct  Harepost__Store__V1__SendResponse
 {
   ProtobufCMessage base;
-  char *queue_id;
+  ProtobufCBinaryData queue_id;
   Harepost__Store__V1__DeliveryStatus status;
   Google__Protobuf__Timestamp *created_at;
   Harepost__Store__V1__SendResponse__IdempotencyKeyCase _idempotency_key_case;
   union {
-    char *idempotency_key;
+    ProtobufCBinaryData idempotency_key;
   };
 };
 #define HAREPOST__STORE__V1__SEND_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__send_response__descriptor) \
-    , (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL, HAREPOST__STORE__V1__SEND_RESPONSE___IDEMPOTENCY_KEY__NOT_SET, {0} }
+    , {0,NULL}, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL, HAREPOST__STORE__V1__SEND_RESPONSE___IDEMPOTENCY_KEY__NOT_SET, {0} }
 
 
 typedef enum {
@@ -424,7 +424,7 @@ struct  Harepost__Store__V1__Attempt
   };
   Harepost__Store__V1__Attempt__ErrorCase _error_case;
   union {
-    char *error;
+    ProtobufCBinaryData error;
   };
 };
 #define HAREPOST__STORE__V1__ATTEMPT__INIT \
@@ -450,9 +450,9 @@ typedef enum {
 struct  Harepost__Store__V1__Delivery
 {
   ProtobufCMessage base;
-  char *queue_id;
-  char *target;
-  char *method;
+  ProtobufCBinaryData queue_id;
+  ProtobufCBinaryData target;
+  ProtobufCBinaryData method;
   Harepost__Store__V1__DeliveryStatus status;
   Google__Protobuf__Timestamp *created_at;
   Google__Protobuf__Timestamp *updated_at;
@@ -464,12 +464,12 @@ struct  Harepost__Store__V1__Delivery
   };
   Harepost__Store__V1__Delivery__IdempotencyKeyCase _idempotency_key_case;
   union {
-    char *idempotency_key;
+    ProtobufCBinaryData idempotency_key;
   };
 };
 #define HAREPOST__STORE__V1__DELIVERY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL, NULL, 0,NULL, HAREPOST__STORE__V1__DELIVERY___LAST_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY___IDEMPOTENCY_KEY__NOT_SET, {0} }
+    , {0,NULL}, {0,NULL}, {0,NULL}, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL, NULL, 0,NULL, HAREPOST__STORE__V1__DELIVERY___LAST_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY___IDEMPOTENCY_KEY__NOT_SET, {0} }
 
 
 typedef enum {
@@ -490,9 +490,9 @@ typedef enum {
 struct  Harepost__Store__V1__DeliverySummary
 {
   ProtobufCMessage base;
-  char *queue_id;
-  char *target;
-  char *method;
+  ProtobufCBinaryData queue_id;
+  ProtobufCBinaryData target;
+  ProtobufCBinaryData method;
   Harepost__Store__V1__DeliveryStatus status;
   int32_t attempts;
   Google__Protobuf__Timestamp *created_at;
@@ -503,22 +503,22 @@ struct  Harepost__Store__V1__DeliverySummary
   };
   Harepost__Store__V1__DeliverySummary__IdempotencyKeyCase _idempotency_key_case;
   union {
-    char *idempotency_key;
+    ProtobufCBinaryData idempotency_key;
   };
 };
 #define HAREPOST__STORE__V1__DELIVERY_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery_summary__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_SUMMARY___LAST_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_SUMMARY___IDEMPOTENCY_KEY__NOT_SET, {0} }
+    , {0,NULL}, {0,NULL}, {0,NULL}, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_SUMMARY___LAST_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_SUMMARY___IDEMPOTENCY_KEY__NOT_SET, {0} }
 
 
 struct  Harepost__Store__V1__GetDeliveryRequest
 {
   ProtobufCMessage base;
-  char *queue_id;
+  ProtobufCBinaryData queue_id;
 };
 #define HAREPOST__STORE__V1__GET_DELIVERY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__get_delivery_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Harepost__Store__V1__GetDeliveryResponse
@@ -562,7 +562,7 @@ struct  Harepost__Store__V1__ListDeliveriesRequest
   };
   Harepost__Store__V1__ListDeliveriesRequest__CursorCase _cursor_case;
   union {
-    char *cursor;
+    ProtobufCBinaryData cursor;
   };
 };
 #define HAREPOST__STORE__V1__LIST_DELIVERIES_REQUEST__INIT \
@@ -586,7 +586,7 @@ struct  Harepost__Store__V1__ListDeliveriesResponse
   Harepost__Store__V1__DeliverySummary **data;
   Harepost__Store__V1__ListDeliveriesResponse__NextCursorCase _next_cursor_case;
   union {
-    char *next_cursor;
+    ProtobufCBinaryData next_cursor;
   };
 };
 #define HAREPOST__STORE__V1__LIST_DELIVERIES_RESPONSE__INIT \
@@ -600,11 +600,11 @@ struct  Harepost__Store__V1__ListDeliveriesResponse
 struct  Harepost__Store__V1__RetryDeliveryRequest
 {
   ProtobufCMessage base;
-  char *queue_id;
+  ProtobufCBinaryData queue_id;
 };
 #define HAREPOST__STORE__V1__RETRY_DELIVERY_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__retry_delivery_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , {0,NULL} }
 
 
 struct  Harepost__Store__V1__RetryDeliveryResponse
@@ -689,20 +689,20 @@ typedef enum {
 struct  Harepost__Store__V1__DeliveryAttempt
 {
   ProtobufCMessage base;
-  char *id;
+  ProtobufCBinaryData id;
   /*
    * The account id.
    */
-  char *org_id;
+  ProtobufCBinaryData org_id;
   Harepost__Auth__V1__Environment env_id;
   /*
    * The send (one event per send).
    */
-  char *event_id;
-  char *connection_id;
-  char *destination_id;
-  char *request_url;
-  char *request_method;
+  ProtobufCBinaryData event_id;
+  ProtobufCBinaryData connection_id;
+  ProtobufCBinaryData destination_id;
+  ProtobufCBinaryData request_url;
+  ProtobufCBinaryData request_method;
   int64_t request_body_size;
   Harepost__Store__V1__AttemptOutcome status;
   Google__Protobuf__Timestamp *created_at;
@@ -710,7 +710,7 @@ struct  Harepost__Store__V1__DeliveryAttempt
   Google__Protobuf__Timestamp *dlq_at;
   Harepost__Store__V1__DeliveryAttempt__RequestHeadersCase _request_headers_case;
   union {
-    char *request_headers;
+    ProtobufCBinaryData request_headers;
   };
   Harepost__Store__V1__DeliveryAttempt__ResponseStatusCase _response_status_case;
   union {
@@ -718,11 +718,11 @@ struct  Harepost__Store__V1__DeliveryAttempt
   };
   Harepost__Store__V1__DeliveryAttempt__ResponseHeadersCase _response_headers_case;
   union {
-    char *response_headers;
+    ProtobufCBinaryData response_headers;
   };
   Harepost__Store__V1__DeliveryAttempt__ResponseBodyCase _response_body_case;
   union {
-    char *response_body;
+    ProtobufCBinaryData response_body;
   };
   Harepost__Store__V1__DeliveryAttempt__DurationMsCase _duration_ms_case;
   union {
@@ -730,7 +730,7 @@ struct  Harepost__Store__V1__DeliveryAttempt
   };
   Harepost__Store__V1__DeliveryAttempt__ErrorCase _error_case;
   union {
-    char *error;
+    ProtobufCBinaryData error;
   };
   Harepost__Store__V1__DeliveryAttempt__AttemptNumberCase _attempt_number_case;
   union {
@@ -746,16 +746,16 @@ struct  Harepost__Store__V1__DeliveryAttempt
   };
   Harepost__Store__V1__DeliveryAttempt__ConnectionNameCase _connection_name_case;
   union {
-    char *connection_name;
+    ProtobufCBinaryData connection_name;
   };
   Harepost__Store__V1__DeliveryAttempt__DestinationNameCase _destination_name_case;
   union {
-    char *destination_name;
+    ProtobufCBinaryData destination_name;
   };
 };
 #define HAREPOST__STORE__V1__DELIVERY_ATTEMPT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery_attempt__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, HAREPOST__STORE__V1__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, NULL, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___REQUEST_HEADERS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_HEADERS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_BODY__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___DURATION_MS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___ERROR__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___ATTEMPT_NUMBER__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___IS_DLQ__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___TRIGGER_TYPE__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___CONNECTION_NAME__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___DESTINATION_NAME__NOT_SET, {0} }
+    , {0,NULL}, {0,NULL}, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, {0,NULL}, 0, HAREPOST__STORE__V1__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, NULL, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___REQUEST_HEADERS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_HEADERS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___RESPONSE_BODY__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___DURATION_MS__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___ERROR__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___ATTEMPT_NUMBER__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___IS_DLQ__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___TRIGGER_TYPE__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___CONNECTION_NAME__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_ATTEMPT___DESTINATION_NAME__NOT_SET, {0} }
 
 
 typedef enum {
@@ -779,11 +779,11 @@ struct  Harepost__Store__V1__Pagination
   protobuf_c_boolean has_more;
   Harepost__Store__V1__Pagination__NextCursorCase _next_cursor_case;
   union {
-    char *next_cursor;
+    ProtobufCBinaryData next_cursor;
   };
   Harepost__Store__V1__Pagination__PrevCursorCase _prev_cursor_case;
   union {
-    char *prev_cursor;
+    ProtobufCBinaryData prev_cursor;
   };
 };
 #define HAREPOST__STORE__V1__PAGINATION__INIT \
@@ -846,15 +846,15 @@ struct  Harepost__Store__V1__ListDeliveryAttemptsRequest
   };
   Harepost__Store__V1__ListDeliveryAttemptsRequest__EventIdCase _event_id_case;
   union {
-    char *event_id;
+    ProtobufCBinaryData event_id;
   };
   Harepost__Store__V1__ListDeliveryAttemptsRequest__ConnectionIdCase _connection_id_case;
   union {
-    char *connection_id;
+    ProtobufCBinaryData connection_id;
   };
   Harepost__Store__V1__ListDeliveryAttemptsRequest__DestinationIdCase _destination_id_case;
   union {
-    char *destination_id;
+    ProtobufCBinaryData destination_id;
   };
   Harepost__Store__V1__ListDeliveryAttemptsRequest__StatusCase _status_case;
   union {
@@ -888,12 +888,12 @@ struct  Harepost__Store__V1__ListDeliveryAttemptsResponse
 struct  Harepost__Store__V1__DeliveryTask__HeadersEntry
 {
   ProtobufCMessage base;
-  char *key;
-  char *value;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__STORE__V1__DELIVERY_TASK__HEADERS_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery_task__headers_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -914,21 +914,21 @@ typedef enum {
 struct  Harepost__Store__V1__DeliveryTask
 {
   ProtobufCMessage base;
-  char *queue_id;
-  char *account_id;
+  ProtobufCBinaryData queue_id;
+  ProtobufCBinaryData account_id;
   Harepost__Auth__V1__Environment environment;
   /*
    * Proves the lease when recording the attempt.
    */
-  char *lease_id;
+  ProtobufCBinaryData lease_id;
   Google__Protobuf__Timestamp *lease_expires_at;
   /*
    * The number this attempt will have (1 for the first).
    */
   int32_t attempt_number;
   Harepost__Store__V1__TriggerType trigger_type;
-  char *target;
-  char *method;
+  ProtobufCBinaryData target;
+  ProtobufCBinaryData method;
   size_t n_headers;
   Harepost__Store__V1__DeliveryTask__HeadersEntry **headers;
   /*
@@ -943,16 +943,16 @@ struct  Harepost__Store__V1__DeliveryTask
   Google__Protobuf__Timestamp *created_at;
   Harepost__Store__V1__DeliveryTask__IdempotencyKeyCase _idempotency_key_case;
   union {
-    char *idempotency_key;
+    ProtobufCBinaryData idempotency_key;
   };
   Harepost__Store__V1__DeliveryTask__RequestIdCase _request_id_case;
   union {
-    char *request_id;
+    ProtobufCBinaryData request_id;
   };
 };
 #define HAREPOST__STORE__V1__DELIVERY_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__delivery_task__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, 0, HAREPOST__STORE__V1__TRIGGER_TYPE__TRIGGER_TYPE_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, {0,NULL}, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_TASK___IDEMPOTENCY_KEY__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID__NOT_SET, {0} }
+    , {0,NULL}, {0,NULL}, HAREPOST__AUTH__V1__ENVIRONMENT__ENVIRONMENT_UNSPECIFIED, {0,NULL}, NULL, 0, HAREPOST__STORE__V1__TRIGGER_TYPE__TRIGGER_TYPE_UNSPECIFIED, {0,NULL}, {0,NULL}, 0,NULL, {0,NULL}, 0, NULL, NULL, HAREPOST__STORE__V1__DELIVERY_TASK___IDEMPOTENCY_KEY__NOT_SET, {0}, HAREPOST__STORE__V1__DELIVERY_TASK___REQUEST_ID__NOT_SET, {0} }
 
 
 struct  Harepost__Store__V1__ClaimDueRequest
@@ -969,11 +969,11 @@ struct  Harepost__Store__V1__ClaimDueRequest
   /*
    * Identifies the claiming dispatcher in logs and leases.
    */
-  char *worker_id;
+  ProtobufCBinaryData worker_id;
 };
 #define HAREPOST__STORE__V1__CLAIM_DUE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__claim_due_request__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, {0,NULL} }
 
 
 struct  Harepost__Store__V1__ClaimDueResponse
@@ -990,23 +990,23 @@ struct  Harepost__Store__V1__ClaimDueResponse
 struct  Harepost__Store__V1__AttemptRecord__RequestHeadersEntry
 {
   ProtobufCMessage base;
-  char *key;
-  char *value;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__STORE__V1__ATTEMPT_RECORD__REQUEST_HEADERS_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__attempt_record__request_headers_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 struct  Harepost__Store__V1__AttemptRecord__ResponseHeadersEntry
 {
   ProtobufCMessage base;
-  char *key;
-  char *value;
+  ProtobufCBinaryData key;
+  ProtobufCBinaryData value;
 };
 #define HAREPOST__STORE__V1__ATTEMPT_RECORD__RESPONSE_HEADERS_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__attempt_record__response_headers_entry__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , {0,NULL}, {0,NULL} }
 
 
 typedef enum {
@@ -1034,8 +1034,8 @@ struct  Harepost__Store__V1__AttemptRecord
 {
   ProtobufCMessage base;
   Harepost__Store__V1__AttemptOutcome outcome;
-  char *request_url;
-  char *request_method;
+  ProtobufCBinaryData request_url;
+  ProtobufCBinaryData request_method;
   size_t n_request_headers;
   Harepost__Store__V1__AttemptRecord__RequestHeadersEntry **request_headers;
   int64_t request_body_size;
@@ -1056,12 +1056,12 @@ struct  Harepost__Store__V1__AttemptRecord
   };
   Harepost__Store__V1__AttemptRecord__ErrorCase _error_case;
   union {
-    char *error;
+    ProtobufCBinaryData error;
   };
 };
 #define HAREPOST__STORE__V1__ATTEMPT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__attempt_record__descriptor) \
-    , HAREPOST__STORE__V1__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0,NULL, {0,NULL}, NULL, HAREPOST__STORE__V1__ATTEMPT_RECORD___HTTP_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__ATTEMPT_RECORD___DURATION_MS__NOT_SET, {0}, HAREPOST__STORE__V1__ATTEMPT_RECORD___ERROR__NOT_SET, {0} }
+    , HAREPOST__STORE__V1__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, {0,NULL}, {0,NULL}, 0,NULL, 0, 0,NULL, {0,NULL}, NULL, HAREPOST__STORE__V1__ATTEMPT_RECORD___HTTP_STATUS__NOT_SET, {0}, HAREPOST__STORE__V1__ATTEMPT_RECORD___DURATION_MS__NOT_SET, {0}, HAREPOST__STORE__V1__ATTEMPT_RECORD___ERROR__NOT_SET, {0} }
 
 
 /*
@@ -1071,8 +1071,8 @@ struct  Harepost__Store__V1__AttemptRecord
 struct  Harepost__Store__V1__RecordAttemptRequest
 {
   ProtobufCMessage base;
-  char *queue_id;
-  char *lease_id;
+  ProtobufCBinaryData queue_id;
+  ProtobufCBinaryData lease_id;
   Harepost__Store__V1__AttemptRecord *attempt;
   Harepost__Store__V1__DeliveryStatus new_status;
   /*
@@ -1082,7 +1082,7 @@ struct  Harepost__Store__V1__RecordAttemptRequest
 };
 #define HAREPOST__STORE__V1__RECORD_ATTEMPT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&harepost__store__v1__record_attempt_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NULL, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL }
+    , {0,NULL}, {0,NULL}, NULL, HAREPOST__STORE__V1__DELIVERY_STATUS__DELIVERY_STATUS_UNSPECIFIED, NULL }
 
 
 struct  Harepost__Store__V1__RecordAttemptResponse
