@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Harepost: AsyncParsableCommand {
@@ -21,4 +22,21 @@ struct Harepost: AsyncParsableCommand {
             HealthCommand.self,
         ]
     )
+
+    /// Every file a harepost process creates is its user's alone (databases,
+    /// their WAL and shared-memory files, sockets, the dev account): other
+    /// local users must not read signing secrets (docs/operations.md).
+    static func main() async {
+        umask(0o077)
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
