@@ -239,6 +239,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HarepostNetworkPolicyTests",
+            dependencies: ["HarepostNetworkPolicy"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HarepostGatewayTests",
             dependencies: [
                 "HarepostGateway",

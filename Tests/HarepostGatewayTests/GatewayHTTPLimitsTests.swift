@@ -74,8 +74,8 @@ struct GatewayHTTPLimitsTests {
             let connection = try RawHTTP.Connection(port: gateway.port, receiveBufferBytes: 4096)
             try await connection.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 100))
             // Reads nothing until the gateway has stopped answering, and for
-            // longer than the send timeout after that.
-            let answered = try await Self.whenStill { scrapes.load(ordering: .relaxed) }
+            // far longer than the send timeout after that.
+            let answered = try await Self.whenStill(for: .seconds(2)) { scrapes.load(ordering: .relaxed) }
             // The gateway closed: what the kernel held arrives, then the end.
             let exchange = try await connection.receive()
             #expect(exchange.closedByServer)
@@ -86,18 +86,20 @@ struct GatewayHTTPLimitsTests {
         }
     }
 
-    /// The count once it has not moved for a second (polled; a second is
-    /// far above the 300 ms send timeout and the sweep after it).
-    static func whenStill(_ count: () -> Int) async throws -> Int {
+    /// The count once it has not moved for `period` (polled every 100 ms).
+    static func whenStill(for period: Duration = .seconds(1), _ count: () -> Int) async throws -> Int {
         var last = -1
-        var still = 0
-        while still < 10 {
+        var stillSince = ContinuousClock.now
+        while true {
             try await Task.sleep(for: .milliseconds(100))
             let now = count()
-            still = now == last ? still + 1 : 0
-            last = now
+            if now != last {
+                last = now
+                stillSince = .now
+            } else if ContinuousClock.now - stillSince >= period {
+                return last
+            }
         }
-        return last
     }
 
     @Test func requestsPipelinedOverTheLimitAreRefused() async throws {
@@ -121,7 +123,7 @@ struct GatewayHTTPLimitsTests {
     }
 
     @Test func anIdleConnectionIsClosed() async throws {
-        try await GatewayHarness.with(configuration: Self.limits(idle: .milliseconds(200))) { gateway in
+        try await GatewayHarness.with(configuration: Self.limits(idle: .seconds(1))) { gateway in
             let silent = try await RawHTTP.exchange(port: gateway.port, "")
             #expect(silent.received.isEmpty)
             #expect(silent.closedByServer)
