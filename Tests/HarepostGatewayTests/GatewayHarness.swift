@@ -40,6 +40,7 @@ struct GatewayHarness: Sendable {
         openSignup: Bool = false,
         configuration: GatewayApplication.Configuration = .init(port: 0),
         metrics: (@Sendable () -> String)? = nil,
+        storeDirectory: String? = nil,
         _ body: @Sendable (GatewayHarness) async throws -> T
     ) async throws -> T {
         try await withRPCService(component: "auth") { directory in
@@ -52,7 +53,7 @@ struct GatewayHarness: Sendable {
                 "harepost.auth.v1.Auth/CreateAccount",
                 try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("Gateway tests")])
             )
-            return try await withRPCService(component: "store") { directory in
+            return try await withRPCService(component: "store", directory: storeDirectory) { directory in
                 try StoreService(
                     sqlitePath: "\(directory)/store.sqlite",
                     configuration: .init(allowPrivateTargets: true, trustAllDomains: true)

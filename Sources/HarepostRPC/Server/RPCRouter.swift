@@ -75,6 +75,11 @@ public struct RPCRouter: Sendable {
 
     private(set) var routes: [String: Route] = [:]
 
+    /// Whether the service can do its work; `Health/Check` answers
+    /// NOT_SERVING while this is false (the store while its disk refuses
+    /// writes). Asked on an event loop at every health check: it must not wait.
+    public var isServing: @Sendable () -> Bool = { true }
+
     public init() {}
 
     /// Registers a handler for `path` (`harepost.store.v1.Store/GetDelivery`).

@@ -78,6 +78,7 @@ public final class RPCServer: Service {
         let component = configuration.component
         let version = configuration.version
         let state = self.state
+        let isServing = router.isServing
         try! router.register(
             RPCHealth.checkPath,
             immediate: { _, _ in
@@ -86,6 +87,7 @@ public final class RPCServer: Service {
                     component: component,
                     version: version,
                     draining: draining,
+                    serving: isServing(),
                     inFlight: inFlight
                 )
             }

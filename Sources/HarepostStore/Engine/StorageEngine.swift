@@ -45,6 +45,14 @@ protocol StorageEngine: Sendable {
     func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord
+
+    // Health
+    /// Why storage cannot work right now, when `error` says it cannot (a
+    /// full disk, an I/O error) rather than something about one request;
+    /// nil otherwise. Such a failure passes when the cause does.
+    func storageFailure(_ error: any Error) -> String?
+    /// A small durable write, to find out whether writes work again.
+    func probeWrite() async throws
 }
 
 extension StorageEngine {

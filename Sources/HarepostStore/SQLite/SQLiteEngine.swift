@@ -162,6 +162,12 @@ final class SQLiteEngine: StorageEngine {
         migrator.registerMigration("2-delivery-request-id") { db in
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN request_id TEXT")
         }
+        migrator.registerMigration("3-storage-probe") { db in
+            // One row the store rewrites to find out whether the disk takes writes again.
+            try db.execute(
+                sql: "CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
+            )
+        }
         return migrator
     }
 }

@@ -43,11 +43,13 @@ public struct StoreService: Sendable {
     let engine: any StorageEngine
     let configuration: Configuration
     let due = DueSignal()
+    let health: StorageHealth
 
     /// A store on the embedded SQLite engine at `path`.
     public init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
         self.engine = try SQLiteEngine(path: path)
         self.configuration = configuration
+        self.health = StorageHealth(engine: engine)
     }
 
     public func router() throws -> RPCRouter {
@@ -65,8 +67,8 @@ public struct StoreService: Sendable {
             try router.register("harepost.store.v1.Store/\(name)") { request, context in
                 do {
                     return try await method(self, request, context)
-                } catch let error as StorageError {
-                    throw Self.status(of: error)
+                } catch {
+                    throw status(of: error, context)
                 }
             }
         }
@@ -81,8 +83,8 @@ public struct StoreService: Sendable {
                 immediate: { request, context in
                     do {
                         return try method(self, request, context)
-                    } catch let error as StorageError {
-                        throw Self.status(of: error)
+                    } catch {
+                        throw status(of: error, context)
                     }
                 }
             )
@@ -93,7 +95,17 @@ public struct StoreService: Sendable {
             "harepost.store.v1.Store/Send",
             future: { request, context, eventLoop in send(request, context, on: eventLoop) }
         )
+        let health = self.health
+        router.isServing = { health.isServing() }
         return router
+    }
+
+    /// What the caller gets for an error a method threw: a storage failure
+    /// is UNAVAILABLE (``StorageHealth``), an engine error its status, the
+    /// rest as thrown.
+    func status(of error: any Error, _ context: RPCContext) -> any Error {
+        if let storage = error as? StorageError { return Self.status(of: storage) }
+        return health.status(for: error, logger: context.logger) ?? error
     }
 
     /// A storage error the service did not handle, as the caller's status.
@@ -255,15 +267,17 @@ public struct StoreService: Sendable {
         }
         let engine = self.engine
         let due = self.due
+        let health = self.health
         // One promise, completed by the commit with the answer itself.
         let answered = eventLoop.makePromise(of: ProtoMessage.self)
         let insert: @Sendable () -> Void = {
             engine.insert(delivery, on: eventLoop) { result in
+                if case .success = result { health.succeeded() }
                 answered.completeWith(
                     result.flatMap { record, created in
                         Result { try Self.sendResponse(record, created: created, due: due, context) }
                     }
-                    .mapError { error in (error as? StorageError).map(Self.status(of:)) ?? error }
+                    .mapError { error in status(of: error, context) }
                 )
             }
         }
