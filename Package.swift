@@ -88,6 +88,7 @@ let package = Package(
                 "HarepostJSON",
                 "HarepostRPC",
                 "HarepostNetworkPolicy",
+                "HarepostCurl",
                 "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

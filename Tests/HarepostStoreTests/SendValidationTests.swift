@@ -32,6 +32,23 @@ struct SendValidationTests {
         #expect(try SendValidation.target("https://[2001:db8::1]:9000/", allowHTTP: false).host == "2001:db8::1")
     }
 
+    /// Targets libcurl cannot use are refused at send time, with curl's
+    /// reason, instead of accepted and dead-lettered by the dispatcher.
+    @Test(arguments: [
+        ("http://127.0.0.1:99999/", "Port number was not a decimal number between 0 and 65535"),
+        ("https://your-app.com/a\r\nX-Injected: 1", "Bad path"),
+        ("https://your-app.com/a b", "Bad path"),
+        ("http://%00/", "Bad hostname"),
+        ("https://your-app.com\u{0}.evil.com/", "URL contains U+0000"),
+        ("your-app.com/hook", "Bad scheme"),
+        ("https://", "No host part in the URL"),
+    ])
+    func targetsCurlCannotUseAreRefused(target: String, reason: String) {
+        #expect(throws: RPCError.invalidArgument("target is not a valid URL: \(reason)")) {
+            try SendValidation.target(target, allowHTTP: true)
+        }
+    }
+
     @Test func aBoundedCacheStartsOverAtItsCapacity() {
         let cache = BoundedCache<Int, String>(capacity: 3)
         for key in 0..<3 { cache.insert("\(key)", for: key) }

@@ -108,6 +108,35 @@ extension RawHTTP {
 
         deinit { close(descriptor) }
 
+        /// The client's own port.
+        public var localPort: Int {
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        /// Whether the server's end of this connection is still open, as
+        /// the kernel sees it (`/proc/net/tcp`): a server that closes while
+        /// the client reads nothing is seen without reading.
+        public func serverEndIsOpen(serverPort: Int) throws -> Bool {
+            // Read to the end: procfs files report no size, and a reader that
+            // trusts the size stops at the first page.
+            guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { throw POSIXError(.ENOENT) }
+            defer { try? file.close() }
+            let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+            let local = String(format: ":%04X", serverPort)
+            let remote = String(format: ":%04X", localPort)
+            for line in table.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, fields[1].hasSuffix(local), fields[2].hasSuffix(remote) else { continue }
+                return fields[3] == "01"  // TCP_ESTABLISHED
+            }
+            return false  // gone altogether
+        }
+
         /// Sends every byte (blocking while the server does not read).
         public func send(_ bytes: [UInt8]) async throws {
             let descriptor = self.descriptor

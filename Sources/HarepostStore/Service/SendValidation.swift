@@ -1,4 +1,5 @@
 import Foundation
+import HarepostCurl
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
@@ -63,20 +64,21 @@ struct SendValidation {
     private static func parseTarget(_ text: String, allowHTTP: Bool) throws(RPCError) -> Target {
         guard !text.isEmpty else { throw .invalidArgument("target is required") }
         guard text.utf8.count <= maximumTargetLength else {
-            throw .invalidArgument("target must be at most \(maximumTargetLength) characters")
+            throw .invalidArgument("target must be at most \(maximumTargetLength) bytes")
         }
-        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-            let host = components.host?.lowercased(), !host.isEmpty
-        else { throw .invalidArgument("target must be an absolute URL such as https://your-app.com/webhook") }
-        guard scheme == "https" || (scheme == "http" && allowHTTP) else {
+        // The dispatcher's parser (libcurl's), so every accepted target is
+        // one a delivery can be made to.
+        let url: TargetURL
+        do {
+            url = try TargetURL.parse(text)
+        } catch {
+            throw .invalidArgument("target is not a valid URL: \(error)")
+        }
+        guard url.scheme == "https" || (url.scheme == "http" && allowHTTP) else {
             throw .invalidArgument(allowHTTP ? "target must use https or http" : "target must use https")
         }
-        guard components.user == nil, components.password == nil else {
-            throw .invalidArgument("target must not carry credentials")
-        }
-        let bareHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-        let port = components.port.map { ":\($0)" } ?? ""
-        return Target(url: text, host: bareHost, origin: "\(scheme)://\(host)\(port)")
+        guard !url.hasCredentials else { throw .invalidArgument("target must not carry credentials") }
+        return Target(url: text, host: url.host, origin: url.origin)
     }
 
     static func method(_ message: ProtoMessage) throws(RPCError) -> String {
