@@ -21,6 +21,14 @@ struct GatewayErrorTests {
             #expect(wrongType.status == 400)
             #expect(wrongType.json["error"] == .string("invalid field target"))
 
+            let twice = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "https://your-app.com/", "headers": {"X-A": "1", "x-a": "2"}}"#
+            )
+            #expect(twice.status == 400)
+            #expect(twice.json["error"] == .string(#"headers: "X-A" and "x-a" name the same header"#))
+
             let http = try await gateway.request(.post, "/v1/send", json: #"{"target": "http://your-app.com/"}"#)
             #expect(http.status == 400)
             #expect(http.json["error"] == .string("target must use https"))
@@ -33,6 +41,78 @@ struct GatewayErrorTests {
             let attempts = try await gateway.request(.get, "/v1/delivery-attempts?is_dlq=maybe")
             #expect(attempts.status == 400)
             #expect(attempts.json["error"] == .string("invalid query parameter is_dlq"))
+        }
+    }
+
+    /// The gateway's JSON nesting limit keeps every request it accepts
+    /// within the RPC's message nesting limit: the deepest body it takes is
+    /// stored, one level more is refused by the gateway as nested too
+    /// deeply, never by the store as "not a valid SendRequest".
+    @Test func nestingLimitsAgreeAndSayNestedTooDeeply() async throws {
+        try await GatewayHarness.with { gateway in
+            func body(objects: Int) -> String {
+                // The request object is the first level, so the body takes the rest.
+                String(repeating: #"{"a":"#, count: objects) + "1" + String(repeating: "}", count: objects)
+            }
+            let deepest = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "https://your-app.com/x", "body": \#(body(objects: 31))}"#
+            )
+            #expect(deepest.status == 202)
+            let deeper = try await gateway.request(
+                .post,
+                "/v1/send",
+                json: #"{"target": "https://your-app.com/x", "body": \#(body(objects: 32))}"#
+            )
+            #expect(deeper.status == 400)
+            #expect(deeper.text.contains("nested too deeply (more than 32 levels)"), "\(deeper.text)")
+            // A client of the RPC itself gets the same words from the store.
+            var value = try ProtoMessage("google.protobuf.Value", ["number_value": .double(1)])
+            for _ in 0..<40 {
+                var entry = try ProtoMessage("google.protobuf.Struct.FieldsEntry", ["key": .string("a")])
+                try entry.set("value", .message(value))
+                var object = try ProtoMessage("google.protobuf.Struct")
+                try object.set("fields", values: [.message(entry)])
+                value = try ProtoMessage("google.protobuf.Value", ["struct_value": .message(object)])
+            }
+            var request = try ProtoMessage(
+                "harepost.store.v1.SendRequest",
+                ["target": .string("https://your-app.com/x")]
+            )
+            try request.set("body", .message(value))
+            await #expect(throws: RPCError.invalidArgument("request nests messages too deeply (more than 100 levels)"))
+            {
+                try await gateway.store.call(
+                    "harepost.store.v1.Store/Send",
+                    request,
+                    options: RPCCallOptions(metadata: [
+                        RPCMetadataKey.accountID: gateway.accountID, RPCMetadataKey.environment: "live",
+                    ])
+                )
+            }
+        }
+    }
+
+    /// What `harepost keys revoke` says: a gateway honours a revoked key
+    /// until its cache entry expires, and with the cache off not at all.
+    @Test(arguments: [Duration.seconds(3600), .zero])
+    func aRevokedKeyStopsAtTheGatewayWhenItsCacheEntryExpires(ttl: Duration) async throws {
+        try await GatewayHarness.with(configuration: .init(port: 0, authenticationCacheTTL: ttl)) { gateway in
+            #expect(try await gateway.request(.get, "/v1/deliveries").status == 200)  // cached when ttl > 0
+            let keys = try await gateway.auth.call(
+                "harepost.auth.v1.Auth/ListApiKeys",
+                try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
+                options: RPCCallOptions(metadata: [RPCMetadataKey.accountID: gateway.accountID])
+            )
+            let id = try #require(keys.values("data").first?.messageValue?.string("id"))
+            _ = try await gateway.auth.call(
+                "harepost.auth.v1.Auth/RevokeApiKey",
+                try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(id)]),
+                options: RPCCallOptions(metadata: [RPCMetadataKey.accountID: gateway.accountID])
+            )
+            let after = try await gateway.request(.get, "/v1/deliveries")
+            #expect(after.status == (ttl == .zero ? 401 : 200))
         }
     }
 

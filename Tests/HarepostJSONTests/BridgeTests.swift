@@ -68,6 +68,23 @@ struct BridgeTests {
         #expect(decodeError(#"{"target": "x",}"#, as: send)?.reason.hasPrefix("invalid JSON at byte 15") == true)
     }
 
+    /// Past Int64's range is refused on both sides: a number too large for
+    /// Int64 is parsed as a double, which must not round into range.
+    @Test func int64FieldsRefuseNumbersPastTheirRangeOnBothSides() throws {
+        for text in ["9223372036854775808", "-9223372036854775809", "1e19", "-1e19", "9007199254740993.0"] {
+            #expect(
+                decodeError(#"{"delivery": {"max_attempts": \#(text)}}"#, as: send)?.field == "delivery.max_attempts",
+                "\(text)"
+            )
+        }
+        for (text, value) in [
+            ("9223372036854775807", Int64.max), ("-9223372036854775808", Int64.min), ("1e3", 1000), ("5.0", 5),
+        ] {
+            let message = try ProtoJSON.decode(Array(#"{"delivery": {"max_attempts": \#(text)}}"#.utf8), as: send)
+            #expect(message.message("delivery")?.int64("max_attempts") == value, "\(text)")
+        }
+    }
+
     /// Paths through arrays name the element, and go on through the
     /// element's fields (a well-known type inside an element included).
     @Test func namesTheElementOfAnArrayThatDoesNotFit() {
@@ -277,9 +294,11 @@ struct JSONTests {
     }
 
     @Test func limitsNesting() {
-        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
-        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
-        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        let limit = JSONParser.maximumDepth
+        let deep = String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)
+        let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        #expect(error?.reason == "nested too deeply (more than 32 levels)")
+        let ok = String(repeating: "[", count: limit) + String(repeating: "]", count: limit)
         #expect(throws: Never.self) { try JSONParser.parse(ok) }
     }
 }

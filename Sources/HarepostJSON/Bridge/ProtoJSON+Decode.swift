@@ -182,7 +182,11 @@ extension ProtoJSON {
         switch json {
         case .integer(let value): return range.contains(value) ? value : nil
         case .double(let value):
-            guard let exact = Int64(exactly: value), range.contains(exact) else { return nil }
+            // A number the parser could not hold as Int64 (`1e3`, `5.0`, or
+            // one past Int64's range) is a double; past 2^53 a double is
+            // rounded, so -9223372036854775809 would pass as Int64.min.
+            guard value.magnitude < 9_007_199_254_740_992, let exact = Int64(exactly: value), range.contains(exact)
+            else { return nil }
             return exact
         default: return nil
         }

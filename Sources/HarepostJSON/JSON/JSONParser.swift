@@ -9,7 +9,12 @@ public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertibl
 /// A strict RFC 8259 parser: one value, no trailing garbage, no comments, valid
 /// escapes and UTF-8, and a nesting limit so hostile input cannot exhaust the stack.
 public struct JSONParser {
-    public static let maximumDepth = 64
+    /// Objects and arrays nested deeper than this are refused. It keeps a
+    /// request the gateway accepts within the RPC's nesting limit
+    /// (``ProtoMessage/maximumNestingDepth``, 100 messages): every JSON object
+    /// inside a `google.protobuf.Value` body is three messages deep on the
+    /// wire (Value, Struct, its map entry), so 32 JSON levels stay under 100.
+    public static let maximumDepth = 32
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maximumDepth: Int
@@ -88,7 +93,7 @@ public struct JSONParser {
 
     private mutating func enter() throws(JSONParseError) {
         depth += 1
-        guard depth <= maximumDepth else { throw error("nested deeper than \(maximumDepth) levels") }
+        guard depth <= maximumDepth else { throw error("nested too deeply (more than \(maximumDepth) levels)") }
     }
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {

@@ -380,12 +380,14 @@ public final class RPCServer: Service {
         do {
             message = try ProtoMessage(serializedBytes: request.payload, as: route.method.input)
         } catch {
-            return .answered(
-                .response(
-                    callID: request.callID,
-                    error: .invalidArgument("request is not a valid \(route.method.input.fullName)")
-                )
-            )
+            let reason =
+                switch error {
+                case .nestingTooDeep:
+                    "request nests messages too deeply (more than \(ProtoMessage.maximumNestingDepth) levels)"
+                case .invalidUTF8(_, let field): "request field \(field) is not valid UTF-8"
+                default: "request is not a valid \(route.method.input.fullName)"
+                }
+            return .answered(.response(callID: request.callID, error: .invalidArgument(reason)))
         }
         let deadline =
             request.timeoutMilliseconds > 0

@@ -96,8 +96,15 @@ struct SendValidation {
     static func headersAndBody(_ message: ProtoMessage, method: String) throws(RPCError) -> ([String: String], [UInt8])
     {
         var headers: [String: String] = [:]
+        var seen: [String: String] = [:]
         for (name, value) in message.stringMap("headers") {
             let lower = name.lowercased()
+            // Header names are case-insensitive: "X-A" and "x-a" are one
+            // header, and which value would win is not the client's to guess.
+            if let other = seen.updateValue(name, forKey: lower) {
+                let pair = [other, name].sorted()
+                throw .invalidArgument("headers: \"\(pair[0])\" and \"\(pair[1])\" name the same header")
+            }
             guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
                 throw .invalidArgument("headers: \"\(name)\" is not a valid header name")
             }

@@ -152,7 +152,14 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke an API key; it stops working at once.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an API key.",
+            discussion: """
+                Auth refuses the key from the next lookup. A gateway that checked the key \
+                recently keeps accepting it until its principal cache expires: at most \
+                --auth-cache-seconds (5 s by default; 0 turns the cache off).
+                """
+        )
 
         @Option(help: "The account id.")
         var account: String
@@ -171,7 +178,9 @@ struct KeysCommand: AsyncParsableCommand {
                 account: account,
                 timeout: options.timeout
             )
-            output(response, json: options.json) { "revoked \(keyID)" }
+            output(response, json: options.json) {
+                "revoked \(keyID): refused by auth now, by gateways once their key cache expires (--auth-cache-seconds)"
+            }
         }
     }
 }
