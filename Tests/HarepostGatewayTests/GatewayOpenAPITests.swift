@@ -158,4 +158,91 @@ struct GatewayOpenAPITests {
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output == "ok \(exchanges.count)\n")
     }
+
+    /// The document's request schemas draw the line where the server does:
+    /// each body below is sent, and judged by the document's schema with
+    /// jsonschema; the server refuses it with 400 exactly when the document
+    /// says it is invalid (the gaps a schema-driven fuzzer finds).
+    static let requestChecker = """
+        import json, sys, yaml, jsonschema
+        spec = yaml.safe_load(open(sys.argv[1]))
+        cases = json.load(open(sys.argv[2]))
+        def resolve(node):
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    target = spec
+                    for part in node["$ref"][2:].split("/"):
+                        target = target[part]
+                    return resolve(target)
+                return {k: resolve(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [resolve(v) for v in node]
+            return node
+        wrong = []
+        for c in cases:
+            schema = resolve(spec["paths"][c["path"]]["post"]["requestBody"])["content"]["application/json"]["schema"]
+            valid = jsonschema.Draft202012Validator(schema).is_valid(c["body"])
+            if valid != (c["status"] != 400):
+                wrong.append("%s %s: document says %s, server answered %s" % (
+                    c["path"], json.dumps(c["body"]), "valid" if valid else "invalid", c["status"]))
+        assert not wrong, "\\n".join(wrong)
+        print("ok %d" % len(cases))
+        """
+
+    @Test func requestsTheDocumentRefusesAreExactlyTheOnesTheServerRefuses() async throws {
+        let target = "https://a.example.com/x"
+        let sends: [String] = [
+            #"{"target": "\#(target)"}"#,
+            #"{"target": "\#(target)", "colour": 1}"#,
+            #"{"target": "\#(target)", "delivery": {"retries": 3}}"#,
+            #"{"target": "\#(target)", "delivery": {"max_attempts": 1000}}"#,
+            #"{"target": "\#(target)", "idempotency_key": ""}"#,
+            #"{"target": "\#(target)", "idempotency_key": "\#(String(repeating: "k", count: 255))"}"#,
+            #"{"target": "\#(target)", "idempotency_key": "\#(String(repeating: "k", count: 256))"}"#,
+            #"{"target": "\#(target)", "idempotency_key": "K\u0000A"}"#,
+            #"{"target": "\#(target)", "headers": {"X-A": "1"}}"#,
+            #"{"target": "\#(target)", "headers": {"X A": "1"}}"#,
+            #"{"target": "\#(target)", "headers": {"X(A)": "1"}}"#,
+            #"{"target": "\#(target)", "headers": {"X-A": "a\r\nb"}}"#,
+            #"{"target": "\#(target)", "method": "put"}"#,
+            #"{"target": "\#(target)", "method": "TRACE"}"#,
+            #"{"target": "https://a.example.com/\#(String(repeating: "p", count: 2030))"}"#,
+            #"{"target": "https://a.example.com/\#(String(repeating: "p", count: 2040))"}"#,
+            #"{"target": "\#(target)", "body": "text", "sign": true, "metadata": {"k": [1, {"n": null}]}}"#,
+        ]
+        let domains = [
+            #"{"domain": "b.example.com"}"#, #"{"domain": "B.Example.COM."}"#, #"{"domain": "-b.example.com"}"#,
+            #"{"domain": "example"}"#, #"{"domain": "b_c.example.com"}"#, #"{"domain": "c.example.com", "x": 1}"#,
+        ]
+        let accounts = [
+            #"{"name": "Acme"}"#, #"{"name": ""}"#, #"{"name": "   "}"#, #"{"name": "A\u0000B"}"#,
+            #"{"name": "Acme", "environment": "test"}"#, #"{"name": "Acme", "plan": "pro"}"#,
+        ]
+        let cases = try await GatewayHarness.with(openSignup: true) { gateway in
+            var cases: [JSONValue] = []
+            for (path, bodies) in [("/v1/send", sends), ("/v1/domains", domains), ("/v1/accounts", accounts)] {
+                for body in bodies {
+                    let reply = try await gateway.request(
+                        .post,
+                        path,
+                        json: body,
+                        as: path == "/v1/accounts" ? .anonymous : .account
+                    )
+                    cases.append(
+                        .object([
+                            ("path", .string(path)), ("body", try JSONParser.parse(Array(body.utf8))),
+                            ("status", .integer(Int64(reply.status))),
+                        ])
+                    )
+                }
+            }
+            return cases
+        }
+        let file = NSTemporaryDirectory() + "hp-openapi-requests-\(UUID().uuidString).json"
+        try Data(JSONWriter.bytes(.array(cases))).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try await runTool(["python3", "-c", Self.requestChecker, Self.openAPIPath, file])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output == "ok \(cases.count)\n")
+    }
 }

@@ -105,7 +105,7 @@ struct SendValidation {
                 let pair = [other, name].sorted()
                 throw .invalidArgument("headers: \"\(pair[0])\" and \"\(pair[1])\" name the same header")
             }
-            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
                 throw .invalidArgument("headers: \"\(name)\" is not a valid header name")
             }
             guard !value.utf8.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) else {
@@ -128,6 +128,17 @@ struct SendValidation {
             throw .invalidArgument("body must be at most \(maximumBodyBytes) bytes")
         }
         return (headers, bytes)
+    }
+
+    /// RFC 9110's `tchar`: a header name is a token.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     static func idempotencyKey(_ message: ProtoMessage) throws(RPCError) -> String? {
