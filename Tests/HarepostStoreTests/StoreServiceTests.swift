@@ -134,6 +134,25 @@ struct StoreServiceTests {
         }
     }
 
+    /// A caller that names an account must name its environment too, in
+    /// lower case: leaving it out must not act on live.
+    @Test func theEnvironmentIsRequiredWithTheAccountAndCaseSensitive() async throws {
+        try await StoreHarness.withStore { store in
+            let request = try store.sendRequest(#"{"target": "https://your-app.com/webhook"}"#)
+            let missing = await #expect(throws: RPCError.self) {
+                try await store.client.call(
+                    "harepost.store.v1.Store/Send",
+                    request,
+                    options: .init(metadata: [RPCMetadataKey.accountID: "acct_a"])
+                )
+            }
+            #expect(missing?.code == .invalidArgument)
+            #expect(missing?.message.contains("no environment (metadata harepost-environment: live or test)") == true)
+            let upper = await store.failure("Send", request, environment: "TEST")
+            #expect(upper == .invalidArgument(#"environment must be live or test (lower case), not "TEST""#))
+        }
+    }
+
     @Test func everyLookupIsScopedToTheCallersAccountAndEnvironment() async throws {
         try await StoreHarness.withStore { store in
             let queueID = try await store.send(#"{"target": "https://your-app.com/"}"#).string("queue_id")!

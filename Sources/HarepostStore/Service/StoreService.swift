@@ -122,12 +122,20 @@ public struct StoreService: Sendable {
 
     var now: UnixMilliseconds { Date().unixMilliseconds }
 
-    /// The caller's account and environment, from call metadata.
+    /// The caller's account and environment, from call metadata. Both are
+    /// required: a store's data is per environment, and a caller holding a
+    /// test key must not land in live by leaving the environment out.
     func tenant(_ context: RPCContext) throws(RPCError) -> Tenant {
         let account = try context.requireAccountID()
-        let environment = context.metadata[RPCMetadataKey.environment] ?? "live"
+        guard let environment = context.metadata[RPCMetadataKey.environment] else {
+            throw .invalidArgument(
+                "the call names an account but no environment (metadata \(RPCMetadataKey.environment): live or test)"
+            )
+        }
         guard environment == "live" || environment == "test" else {
-            throw .invalidArgument("environment must be live or test")
+            throw .invalidArgument(
+                "environment must be live or test (lower case), not \"\(environment)\""
+            )
         }
         return Tenant(accountID: account, environment: environment)
     }

@@ -94,7 +94,8 @@ struct  Harepost__Rpc__V1__Envelope
   Harepost__Rpc__V1__FrameKind kind;
   /*
    * Chosen by the client, unique among its calls in flight on one connection;
-   * the response repeats it. Responses may arrive in any order.
+   * the response repeats it. Responses may arrive in any order. Any value,
+   * 0 included.
    */
   uint64_t call_id;
   /*
@@ -109,7 +110,10 @@ struct  Harepost__Rpc__V1__Envelope
   uint64_t timeout_ms;
   /*
    * Request only: call metadata (lower-case keys), e.g. "x-request-id",
-   * "harepost-account-id", "harepost-environment".
+   * "harepost-account-id", "harepost-environment" ("live" or "test", lower
+   * case; the store requires it wherever "harepost-account-id" is given).
+   * Any process that can open a socket acts for any account it names: the
+   * sockets are reachable only by the user running harepost.
    */
   size_t n_metadata;
   Harepost__Rpc__V1__Envelope__MetadataEntry **metadata;
