@@ -298,6 +298,10 @@ struct StoreServiceTests {
             let second = try #require(try await store.claim().first)
             #expect(second.string("queue_id") == first.string("queue_id"))
             #expect(second.string("lease_id") != first.string("lease_id"))
+            // The first lease expired unrecorded: its attempt may have reached
+            // the target, so this one is the second (receivers tell them apart).
+            #expect(first["attempt_number"]?.int64Value == 1)
+            #expect(second["attempt_number"]?.int64Value == 2)
             // The first dispatcher's late result is refused.
             await #expect(throws: RPCError.self) {
                 try await store.record(first, outcome: "delivered", httpStatus: 200, newStatus: "delivered")
@@ -307,6 +311,14 @@ struct StoreServiceTests {
                     "status"
                 ) == "delivered"
             )
+            let stored = try await store.call(
+                "GetDelivery",
+                try ProtoMessage("harepost.store.v1.GetDeliveryRequest", ["queue_id": first["queue_id"]])
+            )
+            let numbers = (stored.message("delivery")?.values("attempts") ?? []).compactMap {
+                $0.messageValue?["attempt"]?.int64Value
+            }
+            #expect(numbers == [2])
         }
     }
 

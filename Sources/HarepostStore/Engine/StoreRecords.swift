@@ -96,6 +96,9 @@ struct LeasedDelivery: Sendable {
     let delivery: DeliveryRecord
     let leaseID: String
     let leaseExpiresAt: UnixMilliseconds
+    /// The number this attempt carries: one past the attempts recorded and
+    /// those whose lease expired unrecorded.
+    let attemptNumber: Int64
 }
 
 /// What a dispatcher reports for one attempt.

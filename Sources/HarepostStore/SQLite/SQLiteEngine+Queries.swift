@@ -295,11 +295,26 @@ extension SQLiteEngine {
             return try records.map { record in
                 let leaseID = StoreIdentifiers.random("lease")
                 let expiresAt = now + record.policy.timeoutMilliseconds + leaseMarginMilliseconds
-                try db.cachedStatement(
-                    sql: "UPDATE deliveries SET lease_id = ?, lease_expires_at = ? WHERE seq = ?"
-                ).execute(arguments: [leaseID, expiresAt, record.seq]
+                // A lease still set is one that expired with no attempt
+                // recorded: that attempt may have reached the target (the
+                // dispatcher or the store died before the record). It counts,
+                // so this attempt carries the next number.
+                let attempts = try Int64.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            UPDATE deliveries SET lease_id = ?, lease_expires_at = ?,
+                                attempts = attempts + (lease_id IS NOT NULL)
+                            WHERE seq = ? RETURNING attempts
+                            """
+                    ),
+                    arguments: [leaseID, expiresAt, record.seq]
                 )
-                return LeasedDelivery(delivery: record, leaseID: leaseID, leaseExpiresAt: expiresAt)
+                return LeasedDelivery(
+                    delivery: record,
+                    leaseID: leaseID,
+                    leaseExpiresAt: expiresAt,
+                    attemptNumber: (attempts ?? record.attempts) + 1
+                )
             }
         }
     }

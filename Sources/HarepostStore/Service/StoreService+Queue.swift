@@ -63,7 +63,7 @@ extension StoreService {
                 "queue_id": .string(delivery.queueID), "account_id": .string(delivery.tenant.accountID),
                 "lease_id": .string(leased.leaseID),
                 "lease_expires_at": .timestamp(unixMilliseconds: leased.leaseExpiresAt),
-                "attempt_number": .int32(Int32(clamping: delivery.attempts + 1)), "target": .string(delivery.target),
+                "attempt_number": .int32(Int32(clamping: leased.attemptNumber)), "target": .string(delivery.target),
                 "method": .string(delivery.method), "body": .bytes(delivery.body),
                 "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string), "sign": .bool(delivery.sign),
                 "request_id": delivery.requestID.map(ProtoValue.string),
