@@ -69,10 +69,17 @@ let package = Package(
             dependencies: [
                 "HarepostProto",
                 "HarepostRPC",
+                "HarepostSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // What SQLite errors say about the disk, shared by auth and store.
+        .target(
+            name: "HarepostSQLite",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         // Which target addresses are internal (SSRF guard), shared by store and dispatcher.
@@ -87,6 +94,7 @@ let package = Package(
                 "HarepostProto",
                 "HarepostJSON",
                 "HarepostRPC",
+                "HarepostSQLite",
                 "HarepostNetworkPolicy",
                 "HarepostCurl",
                 "CSQLiteConfig",

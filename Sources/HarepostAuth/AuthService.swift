@@ -1,6 +1,7 @@
 import Foundation
 import HarepostProto
 public import HarepostRPC
+import HarepostSQLite
 import Logging
 
 /// The `harepost.auth.v1.Auth` service: accounts, API keys and signing secrets.
@@ -35,10 +36,15 @@ public struct AuthService: Sendable {
 
     let database: AuthDatabase
     let configuration: Configuration
+    let health: StorageHealth
 
     public init(database: AuthDatabase, configuration: Configuration = Configuration()) {
         self.database = database
         self.configuration = configuration
+        self.health = StorageHealth(
+            classify: { SQLiteFailure.storageReason($0) },
+            probe: { try await database.probeWrite() }
+        )
     }
 
     /// A router serving every method of `harepost.auth.v1.Auth`.
@@ -61,9 +67,14 @@ public struct AuthService: Sendable {
                     return try await method(self, request, context)
                 } catch AuthDatabaseError.accountNotFound {
                     throw RPCError.notFound("no account \(context.metadata[RPCMetadataKey.accountID] ?? "")")
+                } catch {
+                    // A full or failing disk is UNAVAILABLE (logged once), not INTERNAL.
+                    throw self.health.status(for: error, logger: context.logger) ?? error
                 }
             }
         }
+        let health = self.health
+        router.isServing = { health.isServing() }
         return router
     }
 
@@ -168,11 +179,15 @@ public struct AuthService: Sendable {
             // Bookkeeping: failing to record use must not fail the authentication.
             do {
                 try await database.recordUse(ofKey: principal.keyID, at: now)
+                health.succeeded()
             } catch {
-                context.logger.warning(
-                    "cannot record API key use",
-                    metadata: ["key.id": "\(principal.keyID)", "error": "\(error)"]
-                )
+                // A storage failure is logged once by `health`, not per request.
+                if health.status(for: error, logger: context.logger) == nil {
+                    context.logger.warning(
+                        "cannot record API key use",
+                        metadata: ["key.id": "\(principal.keyID)", "error": "\(error)"]
+                    )
+                }
             }
         }
         var response = try ProtoMessage(

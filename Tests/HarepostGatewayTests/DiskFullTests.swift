@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import HarepostJSON
+import HarepostProto
+import HarepostRPC
 import HarepostTestSupport
 import Testing
 
@@ -39,7 +41,13 @@ struct DiskFullTests {
     /// accepted before is all still there.
     @Test func aFullDiskIs503AndNotReadyUntilSpaceReturns() async throws {
         try await Self.withSmallDisk { disk in
-            try await GatewayHarness.with(storeDirectory: disk) { gateway in
+            for component in ["auth", "store"] {
+                try FileManager.default.createDirectory(
+                    atPath: "\(disk)/\(component)",
+                    withIntermediateDirectories: false
+                )
+            }
+            try await GatewayHarness.with(authDirectory: "\(disk)/auth", storeDirectory: "\(disk)/store") { gateway in
                 let send =
                     #"{"target": "https://your-app.com/hook", "body": {"padding": "\#(String(repeating: "x", count: 2000))"}}"#
                 var accepted: [String] = []
@@ -64,9 +72,19 @@ struct DiskFullTests {
                 #expect(full.header("retry-after") == "1")
                 #expect(full.json["error"] == .string("service unavailable"))
                 #expect(full.json["detail"] != nil)
+                // Auth too: a write is UNAVAILABLE, and reads (authentication) go on.
+                let newKey = await #expect(throws: RPCError.self) {
+                    try await gateway.auth.call(
+                        "harepost.auth.v1.Auth/CreateApiKey",
+                        try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest"),
+                        options: RPCCallOptions(metadata: [RPCMetadataKey.accountID: gateway.accountID])
+                    )
+                }
+                #expect(newKey?.code == .unavailable)
                 let ready = try await gateway.request(.get, "/readyz", as: .anonymous)
                 #expect(ready.status == 503)
                 #expect(ready.json["backends"]?["store"] == .string("not_serving"))
+                #expect(ready.json["backends"]?["auth"] == .string("not_serving"))
                 // Lookups still work.
                 #expect(try await gateway.request(.get, "/v1/deliveries/\(accepted[0])").status == 200)
 

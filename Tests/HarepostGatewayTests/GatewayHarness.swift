@@ -40,10 +40,11 @@ struct GatewayHarness: Sendable {
         openSignup: Bool = false,
         configuration: GatewayApplication.Configuration = .init(port: 0),
         metrics: (@Sendable () -> String)? = nil,
+        authDirectory: String? = nil,
         storeDirectory: String? = nil,
         _ body: @Sendable (GatewayHarness) async throws -> T
     ) async throws -> T {
-        try await withRPCService(component: "auth") { directory in
+        try await withRPCService(component: "auth", directory: authDirectory) { directory in
             try AuthService(
                 database: try AuthDatabase(path: "\(directory)/auth.sqlite"),
                 configuration: .init(openSignup: openSignup)

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HarepostProto
+import HarepostSQLite
 
 /// The auth component's SQLite database (`<data-dir>/auth.sqlite`).
 ///
@@ -51,6 +52,19 @@ public final class AuthDatabase: Sendable {
                     """
             )
         }
+        migrator.registerMigration("2-storage-probe") { db in
+            // One row auth rewrites to find out whether the disk takes writes again.
+            try db.execute(
+                sql: "CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
+            )
+        }
         return migrator
+    }
+
+    /// A one-row durable write: whether the disk takes writes again.
+    func probeWrite() async throws {
+        try await pool.write { db in
+            try SQLiteFailure.probe(db, table: "storage_probe", at: Date().unixMilliseconds)
+        }
     }
 }

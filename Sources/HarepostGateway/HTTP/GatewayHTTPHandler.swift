@@ -124,6 +124,13 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        switch state {
+        case .draining, .closing:
+            // After a refusal: counted (bounded) and dropped.
+            return handle(.part(part), context: context)
+        default:
+            break
+        }
         if overPipelineLimit { return }
         if mustQueue {
             if case .head = part {

@@ -49,7 +49,8 @@ public struct StoreService: Sendable {
     public init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
         self.engine = try SQLiteEngine(path: path)
         self.configuration = configuration
-        self.health = StorageHealth(engine: engine)
+        let engine = self.engine
+        self.health = StorageHealth(classify: { engine.storageFailure($0) }, probe: { try await engine.probeWrite() })
     }
 
     public func router() throws -> RPCRouter {
