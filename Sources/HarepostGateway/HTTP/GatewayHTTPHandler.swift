@@ -50,9 +50,9 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         case receiving(HTTPRequestHead, ByteBuffer)
         case responding(keepAlive: Bool, version: HTTPVersion, isHead: Bool)
-        /// The request was refused before its body was read (413): the
-        /// answer is out and the sending side shut; the rest of the request
-        /// is read and dropped, up to a bound, then the connection closes.
+        /// A request was refused (413, 408, malformed, ...): the answer is
+        /// out and the sending side shut; what the client still sends is
+        /// read and dropped, up to a bound, until it closes.
         case draining(dropped: Int)
         /// The last answer is written; the connection closes once it is out.
         case closing
@@ -66,7 +66,7 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case head
         /// The head is in; the body is arriving.
         case body
-        /// Dropping the rest of a refused body.
+        /// Dropping what follows a refusal.
         case drain
         /// Answers wait for the client to read them.
         case send
