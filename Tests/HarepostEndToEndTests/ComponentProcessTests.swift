@@ -29,13 +29,16 @@ final class ComponentProcess {
         try self.init([component, "--socket", socket, "--log-level", "warning"], socket: socket)
     }
 
-    init(_ arguments: [String], socket: String) throws {
+    /// - Parameter directory: the working directory; by default the socket's
+    ///   (relative defaults such as data/ and run/ land in the test's own
+    ///   directory), or the test's when there is no socket.
+    init(_ arguments: [String], socket: String, directory: String? = nil) throws {
         self.socket = socket
-        // Relative defaults (data/, run/) land in the test's own directory.
         handle = try ChildProcessHandle.start(
             harepostBinary,
             arguments,
-            directory: socket.isEmpty ? nil : URL(fileURLWithPath: socket).deletingLastPathComponent().path,
+            directory: directory
+                ?? (socket.isEmpty ? nil : URL(fileURLWithPath: socket).deletingLastPathComponent().path),
             keepOutput: true
         )
     }

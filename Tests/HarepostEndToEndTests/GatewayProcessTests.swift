@@ -22,9 +22,11 @@ struct GatewayProcessTests {
             let base = "http://127.0.0.1:\(port)"
             let auth = try ComponentProcess("auth", socket: "\(dir)/auth.sock")
             let store = try ComponentProcess("store", socket: "\(dir)/store.sock")
+            // From a directory without gateway-config/: the built-in route map.
             let gateway = try ComponentProcess(
                 ["gateway", "--port", "\(port)", "--run-dir", dir, "--log-level", "warning"],
-                socket: ""
+                socket: "",
+                directory: dir
             )
 
             // Ready once the gateway listens and both backends serve.
@@ -42,6 +44,8 @@ struct GatewayProcessTests {
             #expect(readyAnswer.json["backends"] as? [String: String] == ["auth": "serving", "store": "serving"])
             #expect(try await httpGet("\(base)/healthz").status == 200)
 
+            // A route of the map answers (401 without a key), not 404.
+            #expect(try await httpGet("\(base)/v1/deliveries").status == 401)
             let missing = try await httpGet("\(base)/v1/nope")
             #expect(missing.status == 404)
             #expect(missing.json["error"] as? String == "not found")

@@ -30,6 +30,19 @@ struct RouteMapTests {
         )
     }
 
+    /// The binary's built-in map is the shipped file's (the generator's
+    /// `--check` in CI keeps the text the same; this checks it parses to the
+    /// same routes).
+    @Test func theBuiltInMapIsTheShippedOne() throws {
+        let shipped = try RouteMap.load(path: GatewayHarness.routesPath, backends: ["auth", "store"])
+        let builtIn = try RouteMap.builtIn(backends: ["auth", "store"])
+        #expect(builtIn.routes.map(\.name) == shipped.routes.map(\.name))
+        #expect(
+            builtIn.routes.map { "\($0.httpMethod) \($0.template)" }
+                == shipped.routes.map { "\($0.httpMethod) \($0.template)" }
+        )
+    }
+
     @Test func aWrongEntryIsRefusedWithAMessageNamingIt() {
         let unknownMethod = Self.load(
             #"{"name": "x", "method": "GET", "path": "/v1/x", "rpc": "harepost.store.v1.Store/Nope"}"#

@@ -73,6 +73,12 @@ public struct RouteMap: Sendable {
         return try parse(Array(data), backends: backends, source: path)
     }
 
+    /// The route map built into this binary (gateway-config/routes.json at
+    /// build time), so the gateway starts from any directory.
+    public static func builtIn(backends: Set<String>) throws(RouteMapError) -> RouteMap {
+        try parse(Array(defaultJSON.utf8), backends: backends, source: "the built-in route map")
+    }
+
     public static func parse(_ bytes: [UInt8], backends: Set<String>, source: String) throws(RouteMapError)
         -> RouteMap
     {

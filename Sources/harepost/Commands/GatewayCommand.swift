@@ -25,8 +25,8 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "The dispatcher's socket, asked for its metrics (default: <run-dir>/dispatcher.sock).")
     var dispatcherSocket: String?
 
-    @Option(help: "The route map: each public route and the RPC it calls.")
-    var routes: String = "gateway-config/routes.json"
+    @Option(help: "A route map to serve instead of the built-in one (gateway-config/routes.json at build time).")
+    var routes: String?
 
     @Option(help: "Largest request body accepted, in bytes (413 beyond).")
     var maxBodyBytes: Int = 1_114_112
@@ -86,7 +86,9 @@ struct GatewayCommand: AsyncParsableCommand {
         )
         let routeMap: RouteMap
         do {
-            routeMap = try RouteMap.load(path: routes, backends: backends.names)
+            routeMap =
+                try routes.map { try RouteMap.load(path: $0, backends: backends.names) }
+                ?? RouteMap.builtIn(backends: backends.names)
         } catch {
             throw ValidationError("invalid route map: \(error)")
         }

@@ -29,8 +29,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "The gateway's HTTP port.")
     var port: Int = 8080
 
-    @Option(help: "The gateway's route map.")
-    var routes: String = "gateway-config/routes.json"
+    @Option(help: "A route map for the gateway instead of the built-in one.")
+    var routes: String?
 
     @Flag(
         help: """
@@ -55,10 +55,8 @@ struct UpCommand: AsyncParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1-65535") }
         guard (1...10_000).contains(maxInFlight) else { throw ValidationError("--max-in-flight must be 1-10000") }
         guard startupTimeoutSeconds > 0 else { throw ValidationError("--startup-timeout-seconds must be positive") }
-        guard FileManager.default.isReadableFile(atPath: routes) else {
-            throw ValidationError(
-                "cannot read the route map \(routes) (run from the repository root, or pass --routes)"
-            )
+        if let routes, !FileManager.default.isReadableFile(atPath: routes) {
+            throw ValidationError("cannot read the route map \(routes)")
         }
     }
 
@@ -81,7 +79,7 @@ struct UpCommand: AsyncParsableCommand {
             executable: Self.executablePath(),
             dataDirectory: dataDirectory,
             runDirectory: runDirectory,
-            routes: Self.absolute(routes),
+            routes: routes.map(Self.absolute),
             options: self
         )
         if dev {
@@ -143,12 +141,13 @@ struct UpLayout: Sendable {
     let executable: String
     let dataDirectory: String
     let runDirectory: String
-    let routes: String
+    /// A route map file for the gateway; nil for the built-in one.
+    let routes: String?
     let host: String
     let port: Int
     let programs: [SupervisedProgram]
 
-    init(executable: String, dataDirectory: String, runDirectory: String, routes: String, options: UpCommand) {
+    init(executable: String, dataDirectory: String, runDirectory: String, routes: String?, options: UpCommand) {
         self.executable = executable
         self.dataDirectory = dataDirectory
         self.runDirectory = runDirectory
@@ -189,10 +188,10 @@ struct UpLayout: Sendable {
                 name: "gateway",
                 executable: executable,
                 arguments: [
-                    "gateway", "--host", options.host, "--port", "\(options.port)", "--routes", routes,
+                    "gateway", "--host", options.host, "--port", "\(options.port)",
                     "--auth-socket", socket("auth"), "--store-socket", socket("store"),
                     "--dispatcher-socket", socket("dispatcher"),
-                ] + common
+                ] + (routes.map { ["--routes", $0] } ?? []) + common
             ),
         ]
     }
