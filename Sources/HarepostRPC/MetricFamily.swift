@@ -8,9 +8,8 @@ public import NIOConcurrencyHelpers
 ///
 /// Instances are found by a `Key` the caller chooses, and the label values
 /// are rendered from it only when an instance is made: a key such as an RPC
-/// method and its status code hashes one string and one integer, where an
-/// array of label strings was allocated, rendered and hashed on every call
-/// (docs/benchmarks.md, step 39).
+/// method and its status code hashes one string and one integer, instead of
+/// an array of label strings allocated, rendered and hashed on every call.
 public final class MetricFamily<Key: Hashable & Sendable, Metric: DimensionedMetric>: Sendable {
     public let label: String
     public let dimensionNames: [String]

@@ -9,8 +9,8 @@ import NIOHTTP1
 /// itself (``HTTPResponseEncoding``). The request runs in a task of its own
 /// only for the responder's async work (the backend calls); reading, writing
 /// and the connection's state stay on its event loop, with no per-connection
-/// task and no async stream in between. Profiling showed that per-request
-/// machinery cost more than the gateway's own work (docs/benchmarks.md).
+/// task and no async stream in between: per-request machinery of that kind
+/// costs more than the gateway's own work.
 ///
 /// What one client can make it hold is bounded (``GatewayHTTPLimits``):
 /// - Pipelining: requests are answered one at a time, in order. Parts of a
@@ -334,7 +334,7 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Most requests (a cached API key, one backend call) are served
         // from this event loop with no task: the call's reply comes back on
-        // it (docs/benchmarks.md, step 36).
+        // it.
         if responder.respondWithoutTask(to: request, completion: answer) { return }
         // The others run on this thread until their first suspension.
         Task.immediate { answer(await responder.respond(to: request)) }

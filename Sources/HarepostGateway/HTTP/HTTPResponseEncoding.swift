@@ -4,9 +4,9 @@ import NIOHTTP1
 /// HTTP/1.x responses as bytes: head and body in one buffer, one write and
 /// one iovec per response.
 ///
-/// NIO's response encoder and header validator took a write per part through
-/// two more pipeline handlers and were 8% of the gateway's CPU per lookup
-/// (docs/benchmarks.md). The gateway writes only responses it built itself,
+/// NIO's response encoder and header validator take a write per part through
+/// two more pipeline handlers, a large share of the gateway's work per
+/// lookup. The gateway writes only responses it built itself,
 /// so it encodes them here; the header checks those handlers made are kept.
 enum HTTPResponseEncoding {
     /// The answer to `Expect: 100-continue`.

@@ -20,8 +20,7 @@ public enum ProtoJSON {
 
     /// Renders a message as JSON bytes, written straight from the message:
     /// the gateway renders every answer and the store every send's body this
-    /// way, and building a ``JSONValue`` tree first cost more than writing
-    /// (docs/benchmarks.md, step 38).
+    /// way, and building a ``JSONValue`` tree first costs more than writing.
     public static func encodeBytes(_ message: ProtoMessage) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(256)

@@ -25,7 +25,7 @@ public struct FieldDescriptor: @unchecked Sendable {
     /// Kept as a pointer rather than a `String`, so that a `FieldDescriptor`
     /// holds no reference: the generic layers copy descriptors for every
     /// field they visit, and a copy is then plain bytes instead of a string
-    /// retain and release (docs/benchmarks.md, step 40).
+    /// retain and release.
     public let nameUTF8: UnsafeBufferPointer<UInt8>
     public let number: Int32
     /// The type proto/ declares. A `string` is carried as bytes in the C

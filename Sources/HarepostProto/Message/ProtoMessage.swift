@@ -23,9 +23,7 @@ public struct ProtoMessage: Sendable, Equatable {
         // Not `Array(repeating:count:)` nor `init(unsafeUninitializedCapacity:)`:
         // both call the standard library's unspecialized allocator, which
         // looks the array's generic metadata up in a global table on every
-        // call (about 1% of the gateway's and the store's samples under
-        // accept, docs/benchmarks.md step 39). Reserving and appending inline
-        // with the metadata cached.
+        // call. Reserving and appending are inlined with the metadata cached.
         var slots: [Slot] = []
         slots.reserveCapacity(descriptor.fields.count)
         for _ in descriptor.fields.indices { slots.append(.unset) }

@@ -4,7 +4,7 @@ internal import CHarepostProto
 /// bytes on the caller's stack, more from the heap when a message needs
 /// them, and everything freed at once when the body returns. A message has
 /// tens of strings and sub-messages, which protobuf-c otherwise allocates
-/// and frees one by one (docs/benchmarks.md, step 32).
+/// and frees one by one.
 enum ProtoArena {
     /// Enough for the envelope and the usual request or answer.
     static let stackBytes = 2048

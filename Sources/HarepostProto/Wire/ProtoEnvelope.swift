@@ -6,7 +6,7 @@ internal import CHarepostProto
 /// Every RPC call packs and unpacks two envelopes, so they skip the generic
 /// path (a ``ProtoMessage``, then a C message built field by field with the
 /// metadata map as sub-messages): the fields go to protobuf-c as borrowed
-/// pointers, packed straight into the caller's buffer (docs/benchmarks.md).
+/// pointers, packed straight into the caller's buffer.
 /// Enum fields keep their wire numbers; the RPC layer gives them meaning.
 public struct ProtoEnvelope: Sendable, Equatable {
     public var kind: Int32 = 0

@@ -23,7 +23,7 @@ public struct RPCContext: Sendable {
 
     /// A logger carrying `rpc.method` and `request.id`. It is made when asked
     /// for: setting logger metadata copies the metadata and re-renders it in
-    /// the log handler, and most calls log nothing (docs/benchmarks.md).
+    /// the log handler, and most calls log nothing.
     public var logger: Logger {
         var logger = baseLogger
         logger[metadataKey: "rpc.method"] = "\(method)"

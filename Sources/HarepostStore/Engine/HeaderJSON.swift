@@ -4,8 +4,8 @@ import HarepostJSON
 /// headers and renders the hookstream `request_headers`/`response_headers` strings.
 enum HeaderJSON {
     /// Written straight to bytes: every send encodes its headers on the
-    /// store's event loop, and a `JSONValue` tree for them cost half as much
-    /// again as the writing (docs/benchmarks.md, step 39).
+    /// store's event loop, and a `JSONValue` tree for them would cost half as
+    /// much again as the writing.
     static func encode(_ headers: [String: String]) -> String {
         var output: [UInt8] = [UInt8(ascii: "{")]
         output.reserveCapacity(64)

@@ -56,7 +56,7 @@ protocol StorageEngine: Sendable {
 }
 
 extension StorageEngine {
-    /// ``insert(_:completion:)``, awaited.
+    /// ``insert(_:on:completion:)``, awaited.
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         try await withUnsafeThrowingContinuation { continuation in
             insert(delivery, on: nil) { continuation.resume(with: $0) }

@@ -13,7 +13,7 @@ import NIOConcurrencyHelpers
 /// ``timeOrdered(_:)``: a row's id is also a key of a unique index, and a
 /// random key lands on a random leaf page of that index, so each write of a
 /// group commit dirtied its own page, written to the WAL and checkpointed
-/// again (about 4 KiB twice per send, docs/benchmarks.md). Time-ordered ids
+/// again (about 4 KiB twice per send). Time-ordered ids
 /// append at the index's right edge, as the sequence numbers do.
 /// Secrets and leases stay ``random(_:)``.
 enum StoreIdentifiers {

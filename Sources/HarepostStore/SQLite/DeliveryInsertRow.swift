@@ -6,9 +6,8 @@ import GRDB
 ///
 /// The writer is the one serial stage of every send. GRDB's
 /// `StatementArguments` boxes each value as an existential on the way in and
-/// converts it to a `DatabaseValue` on the way to the statement (together
-/// 4.6% of the store's samples under accept, 2.0% of it on the writer,
-/// docs/benchmarks.md step 34); the delivery's typed fields bind through
+/// converts it to a `DatabaseValue` on the way to the statement, work the
+/// serial writer should not do; the delivery's typed fields bind through
 /// GRDB's `StatementBinding` straight to SQLite.
 struct DeliveryInsertRow: Sendable {
     let delivery: NewDelivery

@@ -12,8 +12,8 @@ import NIOCore
 /// their change is durable.
 ///
 /// A failing job fails alone. The jobs first run without savepoints (a
-/// savepoint per job cost about a tenth of the writer's time,
-/// docs/benchmarks.md); when one throws, the transaction rolls back and the
+/// savepoint per job is a real share of the writer's time); when one
+/// throws, the transaction rolls back and the
 /// batch runs again with a savepoint per job. A job may therefore run twice:
 /// it must do nothing but its database work.
 final class GroupCommit: Sendable {

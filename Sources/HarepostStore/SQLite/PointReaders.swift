@@ -11,7 +11,7 @@ import Synchronization
 /// handlers). Each loop gets a connection of its own, used only from that
 /// loop's thread: a read then takes no checkout from GRDB's reader pool and
 /// skips the `PRAGMA schema_version` check the pool runs before every read
-/// (together 17% of the store's CPU per lookup, docs/benchmarks.md). Skipping
+/// (together a sixth of a lookup's work in the store). Skipping
 /// the check is safe because the store's schema only changes in the
 /// migrations that run before it serves.
 ///

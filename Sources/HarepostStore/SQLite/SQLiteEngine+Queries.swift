@@ -79,7 +79,7 @@ extension SQLiteEngine {
         // The row is prepared here, on the caller's thread (its links too,
         // when cached): the writer is the one serial stage of every send, so
         // it only checks the idempotency key, looks up links it must, binds
-        // and steps (docs/benchmarks.md, steps 29 and 34).
+        // and steps.
         let tenant = delivery.tenant
         let policy = delivery.policy
         let headers = HeaderJSON.encode(delivery.headers)

@@ -15,7 +15,7 @@ final class SQLiteEngine: StorageEngine {
     /// Whether SQLite's memory statistics are off in this process, decided
     /// once, before the first connection opens: with them on, every SQLite
     /// allocation takes one process-wide mutex, which the event loops'
-    /// readers contend for (docs/benchmarks.md). In the store process the
+    /// readers contend for. In the store process the
     /// engine opens the first connection, so this holds there.
     static let memoryStatisticsDisabled = hp_sqlite_disable_memory_statistics()
 
@@ -35,8 +35,8 @@ final class SQLiteEngine: StorageEngine {
 
     /// Runs a read that touches O(1) index entries (a delivery by id, one
     /// keyset page) on the calling thread. Such a read takes microseconds, and
-    /// GRDB's async read hops to a reader queue and back, which profiling
-    /// showed costs several times the read (docs/benchmarks.md). Reads that
+    /// GRDB's async read hops to a reader queue and back, which costs several
+    /// times the read. Reads that
     /// may scan (counts, offsets) keep the async `pool.read`. On an event loop
     /// the read uses that loop's own connection (``PointReaders``).
     ///

@@ -5,9 +5,8 @@ import GRDB
 /// from the stepped statement.
 ///
 /// Decoding by column name copies each row and compares names
-/// case-insensitively (`String.lowercased` was 7% of the store's CPU under the
-/// lookup load), and even a positional GRDB `Row` builds a column-name index
-/// per query (15%; docs/benchmarks.md). Each SELECT here names its columns,
+/// case-insensitively, and even a positional GRDB `Row` builds a column-name
+/// index per query: both cost more than the read. Each SELECT here names its columns,
 /// starting with an INTEGER row key, and the decoder next to the list reads
 /// them in that order from the statement's current row.
 enum SQLiteRows {

@@ -42,8 +42,8 @@ struct SendValidation {
     }
 
     /// Targets checked and parsed, by their text: senders repeat a few
-    /// targets, and parsing one with URLComponents was 4% of the store's CPU
-    /// per send (docs/benchmarks.md). Only accepted targets are kept, and
+    /// targets, and parsing one is a noticeable part of a send's cost. Only
+    /// accepted targets are kept, and
     /// only short ones (a bound on memory with the capacity).
     private static let parsedTargets = BoundedCache<TargetKey, Target>(capacity: 1024)
     private static let maximumCachedTargetLength = 512

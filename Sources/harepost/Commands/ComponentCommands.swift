@@ -8,7 +8,7 @@ import HarepostStore
 import Logging
 
 // The component processes. Each serves its RPC contract from proto/ on its own
-// Unix socket; methods whose service code has not landed yet answer UNIMPLEMENTED.
+// Unix socket; a method the process has no handler for answers UNIMPLEMENTED.
 
 struct AuthCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

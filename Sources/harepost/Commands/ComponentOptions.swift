@@ -65,8 +65,8 @@ struct ProcessOptions: ParsableArguments {
     /// metrics into its Prometheus registry, and NIO's event loops as the
     /// executor of Swift concurrency, so a task resumed by network I/O runs on
     /// the event loop that read it instead of hopping to another thread and
-    /// back (profiling showed those hops cost more than the work of a lookup;
-    /// docs/benchmarks.md). Blocking work stays off the event loops: SQLite
+    /// back (those hops cost more than the work of a lookup). Blocking work
+    /// stays off the event loops: SQLite
     /// writes and scans run on GRDB's queues, curl on its own thread.
     static func bootstrapComponent() {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
