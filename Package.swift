@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "harepost", targets: ["harepost"]),
+        .executable(name: "harepost-baseline", targets: ["harepost-baseline"]),
         .library(name: "HarepostProto", targets: ["HarepostProto"]),
         .library(name: "HarepostJSON", targets: ["HarepostJSON"]),
         .library(name: "HarepostRPC", targets: ["HarepostRPC"]),
@@ -46,7 +47,27 @@ let package = Package(
         // Descriptor-driven JSON <-> message bridge.
         .target(
             name: "HarepostJSON",
-            dependencies: ["HarepostProto"],
+            dependencies: ["HarepostProto", "HarepostTime"],
+            swiftSettings: swiftSettings
+        ),
+        // Time as text and numbers: RFC 3339, durations in nanoseconds. No dependencies.
+        .target(
+            name: "HarepostTime",
+            swiftSettings: swiftSettings
+        ),
+        // Labelled swift-metrics families made once and reused on hot paths.
+        .target(
+            name: "HarepostMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The retry policy: pure decisions, no I/O (the compiler holds it to that).
+        .target(
+            name: "HarepostRetryPolicy",
+            dependencies: ["HarepostTime"],
             swiftSettings: swiftSettings
         ),
         // Length-prefixed protobuf RPC over Unix sockets: framing, server, client.
@@ -54,6 +75,8 @@ let package = Package(
             name: "HarepostRPC",
             dependencies: [
                 "HarepostProto",
+                "HarepostTime",
+                "HarepostMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -94,6 +117,7 @@ let package = Package(
                 "HarepostProto",
                 "HarepostJSON",
                 "HarepostRPC",
+                "HarepostTime",
                 "HarepostSQLite",
                 "HarepostNetworkPolicy",
                 "HarepostCurl",
@@ -138,6 +162,9 @@ let package = Package(
                 "HarepostProto",
                 "HarepostRPC",
                 "HarepostCurl",
+                "HarepostRetryPolicy",
+                "HarepostMetrics",
+                "HarepostTime",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -153,6 +180,8 @@ let package = Package(
                 "HarepostProto",
                 "HarepostRPC",
                 "HarepostJSON",
+                "HarepostMetrics",
+                "HarepostTime",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -175,10 +204,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            // The bare Hummingbird endpoints scripts/bench.py measures the
+            // gateway against; not part of the production binary.
+            name: "harepost-baseline",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "harepost",
             dependencies: [
                 "HarepostRPC",
                 "HarepostJSON",
+                "HarepostTime",
+                "HarepostMetrics",
                 "HarepostGateway",
                 "HarepostAuth",
                 "HarepostStore",
@@ -186,9 +229,6 @@ let package = Package(
                 "HarepostCurl",
                 "HarepostSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // Only for `harepost bench baseline`: the bare Hummingbird
-                // endpoints the benchmark measures the gateway against.
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -212,12 +252,14 @@ let package = Package(
         ),
         .testTarget(
             name: "HarepostProtoTests",
-            dependencies: ["HarepostProto", "CHarepostProto", "HarepostTestSupport"],
+            dependencies: ["HarepostProto", "HarepostTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "HarepostJSONTests",
-            dependencies: ["HarepostJSON", "HarepostProto", "HarepostTestSupport"],
+            dependencies: [
+                "HarepostTime", "HarepostJSON", "HarepostProto", "HarepostTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -273,6 +315,7 @@ let package = Package(
         .testTarget(
             name: "HarepostDispatcherTests",
             dependencies: [
+                "HarepostRetryPolicy",
                 "HarepostDispatcher",
                 "HarepostCurl",
                 "HarepostTestSupport",
@@ -312,6 +355,8 @@ let package = Package(
         .testTarget(
             name: "HarepostRPCTests",
             dependencies: [
+                "HarepostMetrics",
+                "HarepostTime",
                 "HarepostRPC",
                 "HarepostTestSupport",
                 "HarepostProto",

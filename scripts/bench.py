@@ -306,10 +306,13 @@ def main():
     if not shutil.which("wrk"):
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=True)
-    subprocess.run(["swift", "build", "-c", configuration, "--product", "harepost"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-    binary = os.path.join(subprocess.run(["swift", "build", "-c", configuration, "--show-bin-path"], cwd=ROOT,
-                                         capture_output=True, text=True, check=True).stdout.strip(), "harepost")
+    for product in ("harepost", "harepost-baseline"):
+        subprocess.run(["swift", "build", "-c", configuration, "--product", product], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+    bin_path = subprocess.run(["swift", "build", "-c", configuration, "--show-bin-path"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    binary = os.path.join(bin_path, "harepost")
+    baseline_binary = os.path.join(bin_path, "harepost-baseline")
     work = tempfile.mkdtemp(prefix="hp-bench-", dir="/tmp")
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "configuration": configuration,
                "seconds": options.seconds, "connections": options.connections}
@@ -330,7 +333,7 @@ def main():
         with open(body_file, "wb") as saved:
             saved.write(lookup_body)
         baseline_port = free_port()
-        baseline = Component("baseline", [binary, "bench", "baseline", "--port", str(baseline_port),
+        baseline = Component("baseline", [baseline_binary, "--port", str(baseline_port),
                                           "--lookup-body", body_file])
         helpers.append(baseline)
         wait_until(lambda: http_call(baseline_port, "GET", "/v1/deliveries/x")[0] == 200, what="the baseline")

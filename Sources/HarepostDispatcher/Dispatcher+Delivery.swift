@@ -2,6 +2,7 @@ import Foundation
 import HarepostCurl
 import HarepostProto
 import HarepostRPC
+import HarepostRetryPolicy
 import Logging
 import NIOConcurrencyHelpers
 

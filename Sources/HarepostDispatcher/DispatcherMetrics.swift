@@ -1,4 +1,5 @@
 import CoreMetrics
+import HarepostMetrics
 import HarepostRPC
 
 /// What the dispatcher reports through swift-metrics.

@@ -1,4 +1,5 @@
 import HarepostJSON
+public import HarepostMetrics
 import HarepostProto
 import HarepostRPC
 public import Logging

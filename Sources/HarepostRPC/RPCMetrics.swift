@@ -1,4 +1,6 @@
 import CoreMetrics
+import HarepostMetrics
+import HarepostTime
 
 /// What the RPC layer reports through swift-metrics (a Prometheus registry in
 /// the harepost processes; nothing unless a metrics backend is bootstrapped).

@@ -1,4 +1,5 @@
 import HarepostDispatcher
+import HarepostRetryPolicy
 import HarepostTestSupport
 import Testing
 

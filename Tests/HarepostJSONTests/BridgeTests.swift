@@ -1,5 +1,6 @@
 import HarepostJSON
 import HarepostProto
+import HarepostTime
 import Testing
 
 @Suite("JSON bridge")

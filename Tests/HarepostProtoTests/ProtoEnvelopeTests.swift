@@ -1,6 +1,6 @@
-import CHarepostProto
-import HarepostProto
 import Testing
+
+@testable import HarepostProto
 
 @Suite("ProtoEnvelope: the RPC frame body through protobuf-c's generated struct")
 struct ProtoEnvelopeTests {
@@ -105,7 +105,7 @@ struct ProtoEnvelopeTests {
     /// 200 metadata entries outgrow the arena's stack part.
     @Test func freesEveryAllocation() throws {
         let request = Self.request(metadataCount: 200)
-        let before = hp_thread_live_allocations()
+        let before = ProtoArenaProbe.liveBlocksOnThisThread
         let bytes = Self.packed(request)
         for _ in 0..<200 {
             let decoded = try bytes.withUnsafeBytes { try ProtoEnvelope(unpacking: $0) }
@@ -114,6 +114,6 @@ struct ProtoEnvelopeTests {
         for length in 0..<bytes.count {
             _ = try? bytes[0..<length].withUnsafeBytes { try ProtoEnvelope(unpacking: $0) }
         }
-        #expect(hp_thread_live_allocations() == before)
+        #expect(ProtoArenaProbe.liveBlocksOnThisThread == before)
     }
 }

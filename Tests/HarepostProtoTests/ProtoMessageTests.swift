@@ -1,7 +1,7 @@
-import CHarepostProto
 import Foundation
-import HarepostProto
 import Testing
+
+@testable import HarepostProto
 
 @Suite("ProtoMessage over protobuf-c")
 struct ProtoMessageTests {
@@ -212,19 +212,19 @@ struct ProtoMessageTests {
     /// one thread and the per-thread count of live blocks must come back to
     /// where it started (other tests, on other threads, cannot disturb it).
     @Test func roundTripsFreeEveryAllocation() throws {
-        let before = hp_thread_live_allocations()
+        let before = ProtoArenaProbe.liveBlocksOnThisThread
         for request in [try Self.sendRequest(), try Self.largeSendRequest()] {
             for _ in 0..<200 {
                 let decoded = try ProtoMessage(serializedBytes: request.serializedBytes(), as: request.descriptor)
                 precondition(decoded == request)
             }
-            #expect(hp_thread_live_allocations() == before)
+            #expect(ProtoArenaProbe.liveBlocksOnThisThread == before)
             // Malformed input frees what protobuf-c allocated before it gave up.
             let bytes = request.serializedBytes()
             for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 500)) {
                 _ = try? ProtoMessage(serializedBytes: Array(bytes[0..<length]), as: request.descriptor)
             }
-            #expect(hp_thread_live_allocations() == before)
+            #expect(ProtoArenaProbe.liveBlocksOnThisThread == before)
         }
     }
 
@@ -232,12 +232,11 @@ struct ProtoMessageTests {
     /// first, then from blocks it takes (one for an allocation bigger than a
     /// block), and frees them all on release.
     @Test func theArenaAllocatesAlignedMemoryAndReleasesItsBlocks() {
-        let before = hp_thread_live_allocations()
-        withUnsafeTemporaryAllocation(byteCount: 512, alignment: 16) { buffer in
-            let arena = hp_arena_init(buffer.baseAddress!, buffer.count)!
+        let before = ProtoArenaProbe.liveBlocksOnThisThread
+        ProtoArenaProbe.withArena(bufferBytes: 512) { allocate, buffer in
             var pointers: [UnsafeMutableRawPointer] = []
             for size in [1, 7, 16, 100, 300, 5000, 3, 20_000, 64] {
-                let pointer = hp_arena_alloc(arena, size)!
+                let pointer = allocate(size)!
                 #expect(Int(bitPattern: pointer) % 16 == 0)
                 pointer.initializeMemory(as: UInt8.self, repeating: UInt8(size & 0xff), count: size)
                 pointers.append(pointer)
@@ -249,10 +248,9 @@ struct ProtoMessageTests {
             }
             let start = UnsafeMutableRawPointer(buffer.baseAddress!)
             #expect(pointers[0] >= start && pointers[0] < start + buffer.count)
-            #expect(hp_thread_live_allocations() > before)
-            hp_arena_release(arena)
+            #expect(ProtoArenaProbe.liveBlocksOnThisThread > before)
         }
-        #expect(hp_thread_live_allocations() == before)
+        #expect(ProtoArenaProbe.liveBlocksOnThisThread == before)
     }
 }
 

@@ -1,4 +1,5 @@
 import HarepostProto
+import HarepostTime
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils

@@ -1,3 +1,4 @@
+import HarepostMetrics
 import Synchronization
 import Testing
 

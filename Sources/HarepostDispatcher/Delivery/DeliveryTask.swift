@@ -1,4 +1,5 @@
 import HarepostProto
+import HarepostRetryPolicy
 
 /// A `harepost.store.v1.DeliveryTask` the store leased to this dispatcher.
 struct DeliveryTask: Sendable {

@@ -1,8 +1,10 @@
 import CoreMetrics
 import Foundation
 import HarepostJSON
+import HarepostMetrics
 import HarepostProto
 import HarepostRPC
+import HarepostTime
 import Logging
 import NIOCore
 import NIOHTTP1

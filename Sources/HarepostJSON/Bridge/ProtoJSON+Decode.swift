@@ -1,4 +1,5 @@
 public import HarepostProto
+public import HarepostTime
 
 import struct Foundation.Data
 

@@ -20,3 +20,25 @@ enum ProtoArena {
         }
     }
 }
+
+/// The arena's observable behaviour, for tests, without its C types: they
+/// reach the C target only through this wrapper.
+enum ProtoArenaProbe {
+    /// Blocks the arenas of this thread hold now (each arena's heap blocks
+    /// count until it is released).
+    static var liveBlocksOnThisThread: Int { Int(hp_thread_live_allocations()) }
+
+    /// Runs `body` with an arena laid out in a `bufferBytes`-byte buffer of
+    /// its own: `allocate` takes memory from it, `buffer` is where the arena
+    /// starts. Everything is released when `body` returns.
+    static func withArena<Result>(
+        bufferBytes: Int,
+        _ body: (_ allocate: (Int) -> UnsafeMutableRawPointer?, _ buffer: UnsafeMutableRawBufferPointer) -> Result
+    ) -> Result {
+        withUnsafeTemporaryAllocation(byteCount: bufferBytes, alignment: 16) { buffer in
+            let arena = hp_arena_init(buffer.baseAddress!, buffer.count)!
+            defer { hp_arena_release(arena) }
+            return body({ hp_arena_alloc(arena, $0) }, buffer)
+        }
+    }
+}

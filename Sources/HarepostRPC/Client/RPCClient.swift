@@ -1,4 +1,5 @@
 public import HarepostProto
+public import HarepostTime
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore

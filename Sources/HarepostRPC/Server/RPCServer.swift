@@ -1,5 +1,6 @@
 import Foundation
 import HarepostProto
+public import HarepostTime
 public import Logging
 import NIOConcurrencyHelpers
 import NIOCore

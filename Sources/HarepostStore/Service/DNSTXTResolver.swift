@@ -1,5 +1,6 @@
 import Foundation
 import HarepostRPC
+import HarepostTime
 import NIOPosix
 
 #if canImport(Glibc)

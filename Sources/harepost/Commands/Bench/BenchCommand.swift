@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import HarepostProto
 import HarepostRPC
+import HarepostTime
 import Logging
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure harepost against a baseline taken in the same run.",
-        subcommands: [AuthBench.self, BaselineServerCommand.self, FillCommand.self]
+        subcommands: [AuthBench.self, FillCommand.self]
     )
 }
 

@@ -3,6 +3,7 @@ import Foundation
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
+import HarepostTime
 import Logging
 import NIOConcurrencyHelpers
 

@@ -1,4 +1,4 @@
-import HarepostJSON
+import HarepostTime
 
 /// Parses a `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110),
 /// relative to `nowMilliseconds` (Unix time). `nil` when malformed.

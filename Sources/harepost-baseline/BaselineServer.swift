@@ -4,17 +4,20 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// `harepost bench baseline`: the bare Hummingbird endpoints the benchmark
-/// compares the gateway with, on the same machine, load tool and connections.
+/// `harepost-baseline`: the bare Hummingbird endpoints `scripts/bench.py`
+/// compares the gateway with, on the same machine, load tool and
+/// connections. A program of its own, so the production binary carries no
+/// Hummingbird.
 ///
 /// - `GET /v1/deliveries/{id}` answers a fixed JSON body (a real lookup
 ///   response saved by the benchmark, so the size is the same).
 /// - `POST /v1/send` decodes the JSON body (Foundation) and answers 202 with
 ///   a body of the gateway's shape.
 /// - `POST /hook` answers 200 `ok`: a fast local webhook target.
-struct BaselineServerCommand: AsyncParsableCommand {
+@main
+struct BaselineServer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "baseline",
+        commandName: "harepost-baseline",
         abstract: "Serve the bare Hummingbird endpoints the benchmark compares the gateway with."
     )
 
