@@ -2,7 +2,7 @@ import Foundation
 public import HarepostCurl
 import HarepostProto
 public import HarepostRPC
-public import HarepostTime
+import HarepostTime
 public import Logging
 import NIOConcurrencyHelpers
 public import ServiceLifecycle

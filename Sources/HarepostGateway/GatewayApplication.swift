@@ -1,5 +1,5 @@
 import HarepostJSON
-public import HarepostMetrics
+import HarepostMetrics
 import HarepostProto
 import HarepostRPC
 public import Logging

@@ -22,7 +22,7 @@ struct FilePermissionTests {
             chmod(data, 0o755)
             chmod(dir, 0o755)
             // A database file left world-readable by an older release.
-            FileManager.default.createFile(atPath: "\(data)/store.sqlite", contents: nil)
+            _ = FileManager.default.createFile(atPath: "\(data)/store.sqlite", contents: nil)
             chmod("\(data)/store.sqlite", 0o644)
             let socket = "\(dir)/store.sock"
             let client = quietClient(socket: socket)

@@ -1,5 +1,5 @@
-public import HarepostProto
-public import HarepostTime
+import HarepostProto
+import HarepostTime
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
@@ -50,14 +50,14 @@ public final class RPCClient: Service, Sendable {
         case connectionLost
     }
 
-    private enum Connection {
+    enum Connection {
         case stopped
         case connecting
         case ready(any Channel)
         case waiting
     }
 
-    private struct PendingCall {
+    struct PendingCall {
         enum Phase {
             /// Waiting for a connection; only an attempt numbered `firstAttempt` or
             /// later (one that started after the call was made) may fail it.
@@ -72,7 +72,7 @@ public final class RPCClient: Service, Sendable {
         var deadline: ContinuousClock.Instant?
     }
 
-    private struct State {
+    struct State {
         /// Calls made before ``run()`` starts wait (within their deadline) for its first connection.
         var connection: Connection = .waiting
         var pending: [UInt64: PendingCall] = [:]
@@ -89,11 +89,11 @@ public final class RPCClient: Service, Sendable {
     }
 
     public let configuration: Configuration
-    private let logger: Logger
+    let logger: Logger
     /// Where the connection lives: an event loop group, or one event loop
     /// (each client of an ``RPCClientGroup``).
-    private let eventLoopGroup: any EventLoopGroup
-    private let state = NIOLockedValueBox(State())
+    let eventLoopGroup: any EventLoopGroup
+    let state = NIOLockedValueBox(State())
 
     public init(configuration: Configuration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton)
     {
@@ -107,365 +107,6 @@ public final class RPCClient: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoop
-    }
-
-    // MARK: Calls
-
-    /// Calls `path` (`harepost.store.v1.Store/GetDelivery`) with `request`.
-    public func call(_ path: String, _ request: ProtoMessage, options: RPCCallOptions)
-        async throws(RPCError) -> ProtoMessage
-    {
-        let started = ContinuousClock.now
-        do {
-            let response = try await perform(path, request, options: options)
-            RPCMetrics.recordClientCall(path, code: .ok, since: started)
-            return response
-        } catch {
-            RPCMetrics.recordClientCall(path, code: error.code, since: started)
-            throw error
-        }
-    }
-
-    /// Calls `path` with `request` and hands the outcome to `completion`, on
-    /// the thread that ends the call (the connection's event loop for a
-    /// reply): for callers with no task to suspend, such as an event-loop
-    /// handler. The same validation, retries and decoding as the async
-    /// ``call(_:_:options:)``; a call made this way is not cancelled by any
-    /// task, only ended by its reply, its deadline or the connection.
-    public func call(
-        _ path: String,
-        _ request: ProtoMessage,
-        options: RPCCallOptions,
-        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
-    ) {
-        let started = ContinuousClock.now
-        let prepared: Prepared
-        do {
-            prepared = try prepare(path, request, options: options)
-        } catch {
-            RPCMetrics.recordClientCall(path, code: error.code, since: started)
-            completion(.failure(error))
-            return
-        }
-        attempt(1, prepared, options: options) { result in
-            let code: RPCCode
-            switch result {
-            case .success: code = .ok
-            case .failure(let error): code = error.code
-            }
-            RPCMetrics.recordClientCall(path, code: code, since: started)
-            completion(result)
-        }
-    }
-
-    private func attempt(
-        _ number: Int,
-        _ prepared: Prepared,
-        options: RPCCallOptions,
-        completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
-    ) {
-        let request: RPCEnvelope
-        let frame: ByteBuffer
-        let id: UInt64
-        do {
-            (id, request, frame) = try envelope(prepared, metadata: options.metadata)
-        } catch {
-            completion(.failure(Self.status(of: error)))
-            return
-        }
-        start(id: id, request: request, frame: frame, deadline: prepared.deadline) { outcome in
-            switch self.decide(outcome, prepared, attempt: number, options: options) {
-            case .retry: self.attempt(number + 1, prepared, options: options, completion: completion)
-            case .done(let result): completion(result)
-            }
-        }
-    }
-
-    private func perform(_ path: String, _ request: ProtoMessage, options: RPCCallOptions)
-        async throws(RPCError) -> ProtoMessage
-    {
-        let prepared = try prepare(path, request, options: options)
-        var attempt = 0
-        while true {
-            attempt += 1
-            let outcome: Result<RPCEnvelope, any Error>
-            do {
-                outcome = .success(try await send(prepared, metadata: options.metadata))
-            } catch {
-                outcome = .failure(error)
-            }
-            switch decide(outcome, prepared, attempt: attempt, options: options) {
-            case .retry: continue
-            case .done(let result): return try result.get()
-            }
-        }
-    }
-
-    /// A call checked against the compiled contracts and packed once, for
-    /// every attempt.
-    private struct Prepared: Sendable {
-        let path: String
-        let method: ServiceDescriptor.Method
-        let payload: [UInt8]
-        let deadline: ContinuousClock.Instant?
-    }
-
-    private func prepare(_ path: String, _ request: ProtoMessage, options: RPCCallOptions) throws(RPCError) -> Prepared
-    {
-        guard let method = ServiceDescriptor.method(path: path) else {
-            throw RPCError(.unimplemented, "no RPC method \(path) in the compiled proto contracts")
-        }
-        guard request.descriptor == method.input else {
-            throw .invalidArgument("\(path) takes \(method.input.fullName), not \(request.descriptor.fullName)")
-        }
-        return Prepared(
-            path: path,
-            method: method,
-            payload: request.serializedBytes(),
-            deadline: options.timeout.map { ContinuousClock.now + $0 }
-        )
-    }
-
-    private enum Decision {
-        case retry
-        case done(Result<ProtoMessage, RPCError>)
-    }
-
-    /// What an attempt's outcome means: the call's answer or error, or one
-    /// more attempt (once: for a request that never left, or one lost with
-    /// its connection when the call is idempotent).
-    private func decide(
-        _ outcome: Result<RPCEnvelope, any Error>,
-        _ prepared: Prepared,
-        attempt: Int,
-        options: RPCCallOptions
-    ) -> Decision {
-        let reply: RPCEnvelope
-        switch outcome {
-        case .success(let envelope):
-            reply = envelope
-        case .failure(Failure.status(let error)):
-            return .done(.failure(error))
-        case .failure(Failure.neverSent) where attempt == 1:
-            return .retry
-        case .failure(Failure.connectionLost) where attempt == 1 && options.idempotent:
-            return .retry
-        case .failure(Failure.neverSent), .failure(Failure.connectionLost):
-            return .done(.failure(.unavailable("connection to \(configuration.endpoint) lost")))
-        case .failure(let error):
-            return .done(.failure(RPCError(.unknown, "\(error)")))
-        }
-        guard reply.code == .ok else { return .done(.failure(RPCError(reply.code, reply.message))) }
-        do {
-            return .done(.success(try ProtoMessage(serializedBytes: reply.payload, as: prepared.method.output)))
-        } catch {
-            return .done(
-                .failure(
-                    RPCError(
-                        .internal,
-                        "\(prepared.path) answered with bytes that are not a \(prepared.method.output.fullName)"
-                    )
-                )
-            )
-        }
-    }
-
-    /// The server's `harepost.rpc.v1.Health/Check` answer.
-    public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
-        try await call(
-            RPCHealth.checkPath,
-            try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"),
-            options: RPCCallOptions(timeout: timeout, idempotent: true)
-        )
-    }
-
-    /// The attempt's envelope and frame under a new call id.
-    private func envelope(_ prepared: Prepared, metadata: [String: String]) throws(Failure) -> (
-        UInt64, RPCEnvelope, ByteBuffer
-    ) {
-        var timeoutMilliseconds: UInt64 = 0
-        if let deadline = prepared.deadline {
-            let remaining = deadline - .now
-            guard remaining > .zero else { throw .status(RPCError(.deadlineExceeded, "deadline exceeded")) }
-            timeoutMilliseconds = UInt64(max(1, remaining.nanoseconds / 1_000_000))
-        }
-        let id = state.withLockedValue { state in
-            defer { state.nextCallID += 1 }
-            return state.nextCallID
-        }
-        let request = RPCEnvelope.request(
-            callID: id,
-            method: prepared.path,
-            timeoutMilliseconds: timeoutMilliseconds,
-            metadata: metadata,
-            payload: prepared.payload
-        )
-        let frame = request.frame(allocator: ByteBufferAllocator())
-        guard RPCEnvelope.bodySize(ofFrame: frame) <= configuration.maximumFrameSize else {
-            throw .status(
-                RPCError(
-                    .resourceExhausted,
-                    "request larger than the \(configuration.maximumFrameSize)-byte frame limit"
-                )
-            )
-        }
-        return (id, request, frame)
-    }
-
-    private static func status(of failure: Failure) -> RPCError {
-        if case .status(let error) = failure { return error }
-        return RPCError(.unavailable, "call not sent")
-    }
-
-    private func send(_ prepared: Prepared, metadata: [String: String]) async throws(Failure) -> RPCEnvelope {
-        let (id, request, frame) = try envelope(prepared, metadata: metadata)
-        do {
-            return try await withTaskCancellationHandler {
-                try await withUnsafeThrowingContinuation { continuation in
-                    self.start(id: id, request: request, frame: frame, deadline: prepared.deadline) {
-                        continuation.resume(with: $0)
-                    }
-                }
-            } onCancel: {
-                self.complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
-            }
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw .status(RPCError(.unknown, "\(error)"))
-        }
-    }
-
-    private enum StartAction {
-        case write(any Channel)
-        case wait
-        case wake(CheckedContinuation<Void, Never>?)
-        case fail(RPCError)
-    }
-
-    private func start(
-        id: UInt64,
-        request: RPCEnvelope,
-        frame: ByteBuffer,
-        deadline: ContinuousClock.Instant?,
-        finish: @escaping @Sendable (Result<RPCEnvelope, any Error>) -> Void
-    ) {
-        let action = state.withLockedValue { state -> StartAction in
-            switch state.connection {
-            case .stopped:
-                return .fail(.unavailable("client for \(configuration.endpoint) is not running"))
-            case .ready(let channel):
-                state.pending[id] = PendingCall(phase: .sent(ObjectIdentifier(channel)), finish: finish)
-                return .write(channel)
-            case .connecting:
-                state.pending[id] = PendingCall(
-                    phase: .queued(request, firstAttempt: state.attempts + 1),
-                    finish: finish
-                )
-                return .wait
-            case .waiting:
-                state.pending[id] = PendingCall(
-                    phase: .queued(request, firstAttempt: state.attempts + 1),
-                    finish: finish
-                )
-                state.wakeRequested = true
-                defer { state.wake = nil }
-                return .wake(state.wake)
-            }
-        }
-        switch action {
-        case .fail(let error):
-            finish(.failure(Failure.status(error)))
-            return
-        case .write(let channel):
-            write(frame, callID: id, on: channel)
-        case .wait:
-            break
-        case .wake(let wake):
-            wake?.resume()
-        }
-        if let deadline {
-            let scheduleSweep = state.withLockedValue { state -> Bool in
-                guard state.pending[id] != nil else { return false }
-                state.pending[id]?.deadline = deadline
-                defer { state.sweepScheduled = true }
-                return !state.sweepScheduled
-            }
-            if scheduleSweep { scheduleDeadlineSweep() }
-        }
-        if Task.isCancelled {
-            complete(id, with: .failure(Failure.status(RPCError(.cancelled, "call cancelled"))))
-        }
-    }
-
-    /// Queues `frame` and makes sure one flush is scheduled on the event loop:
-    /// under load, the calls made while a flush is pending go out together in
-    /// one `writev` instead of one system call (and one event-loop hop) each.
-    private func write(_ frame: ByteBuffer, callID: UInt64, on channel: any Channel) {
-        let schedule = state.withLockedValue { state -> Bool in
-            state.outbox.append((frame, callID, channel))
-            defer { state.flushScheduled = true }
-            return !state.flushScheduled
-        }
-        if schedule {
-            channel.eventLoop.execute { self.flushOutbox() }
-        }
-    }
-
-    private func flushOutbox() {
-        let frames = state.withLockedValue { state in
-            defer {
-                state.outbox = []
-                state.flushScheduled = false
-            }
-            return state.outbox
-        }
-        var channels: [ObjectIdentifier: any Channel] = [:]
-        for (frame, callID, channel) in frames {
-            channel.write(frame).whenFailure { _ in
-                self.complete(callID, with: .failure(Failure.neverSent))
-            }
-            channels[ObjectIdentifier(channel)] = channel
-        }
-        for channel in channels.values { channel.flush() }
-    }
-
-    /// Ends a call exactly once: whichever of reply, deadline, cancellation or
-    /// connection loss comes first wins.
-    func complete(_ callID: UInt64, with result: Result<RPCEnvelope, any Error>) {
-        guard let call = state.withLockedValue({ $0.pending.removeValue(forKey: callID) }) else { return }
-        call.finish(result)
-    }
-
-    private func scheduleDeadlineSweep() {
-        eventLoopGroup.any().scheduleTask(in: .nanoseconds(RPCDeadlines.resolution.nanoseconds)) {
-            self.sweepDeadlines()
-        }
-    }
-
-    /// Ends the calls whose deadline has passed; sweeps again while calls
-    /// with deadlines remain.
-    private func sweepDeadlines() {
-        let now = ContinuousClock.now
-        let (expired, again) = state.withLockedValue { state -> ([PendingCall], Bool) in
-            var expired: [PendingCall] = []
-            var waiting = false
-            for (id, call) in state.pending {
-                guard let deadline = call.deadline else { continue }
-                if deadline <= now {
-                    expired.append(call)
-                    state.pending[id] = nil
-                } else {
-                    waiting = true
-                }
-            }
-            state.sweepScheduled = waiting
-            return (expired, waiting)
-        }
-        if again { scheduleDeadlineSweep() }
-        for call in expired {
-            call.finish(.failure(Failure.status(RPCError(.deadlineExceeded, "deadline exceeded"))))
-        }
     }
 
     // MARK: Connection loop
@@ -645,33 +286,5 @@ public final class RPCClient: Service, Sendable {
         for call in pending {
             call.finish(.failure(Failure.status(.unavailable("client for \(configuration.endpoint) stopped"))))
         }
-    }
-}
-
-/// Hands replies to the client and closes the connection on a bad frame.
-final class RPCClientInboundHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-
-    private let client: RPCClient
-
-    init(client: RPCClient) {
-        self.client = client
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        do {
-            let reply = try RPCEnvelope(frame: frame)
-            guard reply.kind == .response else {
-                throw RPCEnvelope.DecodingError(description: "server sent a request frame")
-            }
-            client.complete(reply.callID, with: .success(reply))
-        } catch {
-            context.close(promise: nil)
-        }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 }
