@@ -93,6 +93,7 @@ let package = Package(
                 "HarepostProto",
                 "HarepostRPC",
                 "HarepostSQLite",
+                "HarepostTime",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -243,6 +244,7 @@ let package = Package(
             name: "HarepostTestSupport",
             dependencies: [
                 "HarepostRPC",
+                "HarepostTime",
                 "HarepostJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -2,6 +2,7 @@ import Foundation
 import HarepostProto
 public import HarepostRPC
 import HarepostSQLite
+public import HarepostTime
 import Logging
 
 /// The `harepost.auth.v1.Auth` service: accounts, API keys and signing secrets.
@@ -16,17 +17,21 @@ public struct AuthService: Sendable {
         /// `last_used_at` is written at most this often per key, so authentication
         /// stays a read.
         public var lastUsedResolutionMilliseconds: Int64
+        /// The time of day: creation and use times, signing-secret overlaps.
+        public var clock: any WallClock
 
         public init(
             defaultRateLimitPerMinute: Int = 6000,
             signingSecretOverlapSeconds: Int64 = 86_400,
             openSignup: Bool = false,
-            lastUsedResolutionMilliseconds: Int64 = 60_000
+            lastUsedResolutionMilliseconds: Int64 = 60_000,
+            clock: any WallClock = SystemWallClock()
         ) {
             self.defaultRateLimitPerMinute = defaultRateLimitPerMinute
             self.signingSecretOverlapSeconds = signingSecretOverlapSeconds
             self.openSignup = openSignup
             self.lastUsedResolutionMilliseconds = lastUsedResolutionMilliseconds
+            self.clock = clock
         }
     }
 
@@ -78,7 +83,7 @@ public struct AuthService: Sendable {
         return router
     }
 
-    private var now: Int64 { Date().unixMilliseconds }
+    private var now: Int64 { configuration.clock.unixMilliseconds }
 
     // MARK: Accounts
 

@@ -3,6 +3,7 @@ import HarepostCurl
 import HarepostProto
 import HarepostRPC
 import HarepostRetryPolicy
+import HarepostTime
 import Logging
 import NIOConcurrencyHelpers
 
@@ -26,7 +27,7 @@ extension Dispatcher {
         logger[metadataKey: "delivery.attempt"] = "\(task.attemptNumber)"
         if let requestID = task.requestID { logger[metadataKey: "request.id"] = "\(requestID)" }
 
-        let startedAt = Date().unixMilliseconds
+        let startedAt = configuration.clock.unixMilliseconds
         var signingSecrets: [String]?
         if task.sign {
             do {
@@ -54,7 +55,7 @@ extension Dispatcher {
             timeoutMilliseconds: task.timeoutMilliseconds
         )
         let result = await http.execute(request)
-        let finishedAt = Date().unixMilliseconds
+        let finishedAt = configuration.clock.unixMilliseconds
         let observed: RetryPolicy.Result
         switch result.outcome {
         case .response(let status):
@@ -177,7 +178,7 @@ extension Dispatcher {
                 )
                 return
             } catch {
-                let remaining = task.leaseExpiresAt - Date().unixMilliseconds
+                let remaining = task.leaseExpiresAt - configuration.clock.unixMilliseconds
                 guard remaining > 0, !Task.isCancelled else {
                     logger.error(
                         "attempt not recorded before its lease expired; the store offers the delivery again",

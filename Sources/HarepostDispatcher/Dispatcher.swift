@@ -2,7 +2,7 @@ import Foundation
 public import HarepostCurl
 import HarepostProto
 public import HarepostRPC
-import HarepostTime
+public import HarepostTime
 public import Logging
 import NIOConcurrencyHelpers
 public import ServiceLifecycle
@@ -27,19 +27,23 @@ public final class Dispatcher: Service, Sendable {
         public var standardWebhooks: Bool
         /// How long a fetched signing secret is used before asking auth again.
         public var signingSecretTimeToLive: Duration
+        /// The time of day: attempt times, timestamps signed, lease checks.
+        public var clock: any WallClock
 
         public init(
             workerID: String,
             maximumInFlight: Int = 64,
             claimWait: Duration = .seconds(10),
             standardWebhooks: Bool = false,
-            signingSecretTimeToLive: Duration = .seconds(60)
+            signingSecretTimeToLive: Duration = .seconds(60),
+            clock: any WallClock = SystemWallClock()
         ) {
             self.workerID = workerID
             self.maximumInFlight = maximumInFlight
             self.claimWait = claimWait
             self.standardWebhooks = standardWebhooks
             self.signingSecretTimeToLive = signingSecretTimeToLive
+            self.clock = clock
         }
     }
 
@@ -56,7 +60,7 @@ public final class Dispatcher: Service, Sendable {
     let secrets: SigningSecrets
     let logger: Logger
     let statistics = NIOLockedValueBox(Statistics())
-    let startedAt = Date().unixMilliseconds
+    let startedAt: Int64
 
     public init(
         configuration: Configuration,
@@ -66,6 +70,7 @@ public final class Dispatcher: Service, Sendable {
         logger: Logger
     ) {
         self.configuration = configuration
+        self.startedAt = configuration.clock.unixMilliseconds
         self.store = store
         self.http = http
         self.secrets = SigningSecrets(auth: auth, timeToLive: configuration.signingSecretTimeToLive)

@@ -2,6 +2,7 @@ import HarepostJSON
 import HarepostMetrics
 import HarepostProto
 import HarepostRPC
+public import HarepostTime
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -21,19 +22,23 @@ public enum GatewayApplication {
         public var backendTimeout: Duration
         /// How long an API key's principal is reused before asking auth again.
         public var authenticationCacheTTL: Duration
+        /// The time of day, for rate-limit windows.
+        public var clock: any WallClock
 
         public init(
             host: String = "127.0.0.1",
             port: Int = 8080,
             http: GatewayHTTPLimits = .init(),
             backendTimeout: Duration = .seconds(10),
-            authenticationCacheTTL: Duration = .seconds(5)
+            authenticationCacheTTL: Duration = .seconds(5),
+            clock: any WallClock = SystemWallClock()
         ) {
             self.host = host
             self.port = port
             self.http = http
             self.backendTimeout = backendTimeout
             self.authenticationCacheTTL = authenticationCacheTTL
+            self.clock = clock
         }
     }
 

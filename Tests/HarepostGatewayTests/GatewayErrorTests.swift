@@ -166,17 +166,15 @@ struct GatewayErrorTests {
     }
 
     @Test func theRateLimitAnswers429WithRetryAfter() async throws {
-        try await GatewayHarness.with { gateway in
+        // The limiter counts in fixed one-minute windows; the clock stands
+        // 20 s into one until the test moves it.
+        let clock = ManualWallClock(unixMilliseconds: 1_781_100_000_000 + 20_000)  // a whole minute + 20 s
+        try await GatewayHarness.with(configuration: .init(port: 0, clock: clock)) { gateway in
             _ = try await gateway.auth.call(
                 "harepost.auth.v1.Auth/SetRateLimit",
                 try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(3)]),
                 options: .init(metadata: [RPCMetadataKey.accountID: gateway.accountID])
             )
-            // The limiter counts in fixed one-minute windows: five requests
-            // that straddle a minute's end start a new count half-way. Start
-            // early in a minute (the requests take well under 15 seconds).
-            let secondOfMinute = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
-            if secondOfMinute > 45 { try await Task.sleep(for: .seconds(60.1 - secondOfMinute)) }
             var statuses: [Int] = []
             var retryAfter: String?
             for _ in 0..<5 {
@@ -185,7 +183,10 @@ struct GatewayErrorTests {
                 if reply.status == 429 { retryAfter = reply.header("Retry-After") }
             }
             #expect(statuses == [200, 200, 200, 429, 429])
-            #expect(retryAfter.flatMap(Int.init).map { (1...60).contains($0) } == true)
+            #expect(retryAfter == "40")  // to the next window
+            // The next minute starts a new count.
+            clock.advance(by: .seconds(40))
+            #expect(try await gateway.request(.get, "/v1/deliveries").status == 200)
         }
     }
 }

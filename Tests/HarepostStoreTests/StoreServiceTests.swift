@@ -2,6 +2,7 @@ import Foundation
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
+import HarepostTestSupport
 import Testing
 
 @testable import HarepostStore
@@ -285,16 +286,15 @@ struct StoreServiceTests {
     }
 
     @Test func anExpiredLeaseMakesTheDeliveryClaimableAgain() async throws {
+        let clock = ManualWallClock()
         try await StoreHarness.withStore(
-            // Leases of 1 s + 4 s: long enough for the second one to be used
-            // even when the machine is busy with the other tests (1 s + 1.5 s
-            // once ran out under the full suite on a loaded machine).
-            .init(allowPrivateTargets: true, trustAllDomains: true, leaseMarginMilliseconds: 4000)
+            // Leases of 1 s + 4 s, on a clock that moves only when told.
+            .init(allowPrivateTargets: true, trustAllDomains: true, leaseMarginMilliseconds: 4000, clock: clock)
         ) { store in
             _ = try await store.send(#"{"target": "https://your-app.com/", "delivery": {"timeout_ms": 1000}}"#)
             let first = try #require(try await store.claim().first)
             #expect(try await store.claim().isEmpty)
-            try await Task.sleep(for: .milliseconds(5100))
+            clock.advance(by: .milliseconds(5001))
             let second = try #require(try await store.claim().first)
             #expect(second.string("queue_id") == first.string("queue_id"))
             #expect(second.string("lease_id") != first.string("lease_id"))

@@ -148,7 +148,7 @@ struct RouteBridge: Sendable {
             if let retryAfter = limiter.admit(
                 principal.accountID,
                 limit: principal.rateLimitPerMinute,
-                nowMilliseconds: Date().unixMilliseconds
+                nowMilliseconds: configuration.clock.unixMilliseconds
             ) {
                 throw .rateLimited(limit: principal.rateLimitPerMinute, retryAfterSeconds: retryAfter)
             }

@@ -1,5 +1,5 @@
 public import HarepostProto
-public import HarepostTime
+import HarepostTime
 
 import struct Foundation.Data
 

@@ -3,6 +3,7 @@ import HarepostJSON
 import HarepostNetworkPolicy
 import HarepostProto
 public import HarepostRPC
+public import HarepostTime
 import Logging
 import NIOCore
 import NIOPosix
@@ -22,6 +23,8 @@ public struct StoreService: Sendable {
         public var maximumClaimWait: Duration
         /// The DNS server domain verification asks for `_harepost-challenge` TXT records.
         public var dnsResolver: DNSTXTResolver
+        /// The time of day: timestamps, when work is due, leases.
+        public var clock: any WallClock
 
         public init(
             allowHTTP: Bool = false,
@@ -29,7 +32,8 @@ public struct StoreService: Sendable {
             trustAllDomains: Bool = false,
             leaseMarginMilliseconds: Int64 = 30_000,
             maximumClaimWait: Duration = .seconds(30),
-            dnsResolver: DNSTXTResolver = .system()
+            dnsResolver: DNSTXTResolver = .system(),
+            clock: any WallClock = SystemWallClock()
         ) {
             self.allowHTTP = allowHTTP
             self.allowPrivateTargets = allowPrivateTargets
@@ -37,6 +41,7 @@ public struct StoreService: Sendable {
             self.leaseMarginMilliseconds = leaseMarginMilliseconds
             self.maximumClaimWait = maximumClaimWait
             self.dnsResolver = dnsResolver
+            self.clock = clock
         }
     }
 
@@ -121,7 +126,7 @@ public struct StoreService: Sendable {
         }
     }
 
-    var now: UnixMilliseconds { Date().unixMilliseconds }
+    var now: UnixMilliseconds { configuration.clock.unixMilliseconds }
 
     /// The caller's account and environment, from call metadata. Both are
     /// required: a store's data is per environment, and a caller holding a
