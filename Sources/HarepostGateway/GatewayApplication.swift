@@ -134,7 +134,7 @@ public enum GatewayApplication {
 
 /// Answers every request: the health, readiness and metrics endpoints, the
 /// route map's routes, and a JSON 404 for anything else.
-struct GatewayResponder: Sendable {
+struct GatewayResponder: GatewayResponding {
     let bridge: RouteBridge
     let backends: GatewayBackends
     let metrics: (@Sendable () -> String)?

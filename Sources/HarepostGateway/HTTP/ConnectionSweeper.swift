@@ -23,7 +23,7 @@ final class ConnectionSweeper: @unchecked Sendable {
     init(eventLoop: any EventLoop, interval: TimeAmount) {
         self.eventLoop = eventLoop
         self.interval = interval
-        self.now = .now()
+        self.now = eventLoop.now
         eventLoop.execute {
             self.task = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 self.sweep()
@@ -51,7 +51,8 @@ final class ConnectionSweeper: @unchecked Sendable {
     }
 
     private func sweep() {
-        now = .now()
+        // The loop's clock: the real one, or a test's embedded loop's.
+        now = eventLoop.now
         // A handler that acts may close its connection, which removes it.
         for handler in Array(connections.values) {
             handler.checkTimeout(now: now)

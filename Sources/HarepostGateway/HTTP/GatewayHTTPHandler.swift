@@ -74,7 +74,7 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case answering
     }
 
-    private let responder: GatewayResponder
+    private let responder: any GatewayResponding
     private let limits: GatewayHTTPLimits
     private let sweeper: ConnectionSweeper
     private var context: ChannelHandlerContext?
@@ -104,7 +104,7 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// When `phase` began, in the sweeper's coarse time.
     private var phaseStarted: NIODeadline
 
-    init(responder: GatewayResponder, limits: GatewayHTTPLimits, sweeper: ConnectionSweeper) {
+    init(responder: any GatewayResponding, limits: GatewayHTTPLimits, sweeper: ConnectionSweeper) {
         self.responder = responder
         self.limits = limits
         self.sweeper = sweeper
@@ -302,10 +302,12 @@ final class GatewayHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         queued.removeAll()
         queuedRequests = 0
+        // Draining before the write: its completion may close the channel at
+        // once, and what the decoder says then belongs to the drain.
+        state = .draining(dropped: 0)
         let written = write(response, keepAlive: false, closeAfter: false, version: version, context: context)
         let channel = context.channel
         written.whenComplete { _ in channel.close(mode: .output, promise: nil) }
-        state = .draining(dropped: 0)
     }
 
     /// Counts bytes dropped after a refusal; closes past the bound.

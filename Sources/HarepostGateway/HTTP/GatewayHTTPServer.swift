@@ -19,7 +19,7 @@ import Synchronization
 public final class GatewayHTTPServer: Service, Sendable {
     public let host: String
     public let port: Int
-    private let responder: GatewayResponder
+    private let responder: any GatewayResponding
     private let limits: GatewayHTTPLimits
     private let logger: Logger
     private let eventLoopGroup: MultiThreadedEventLoopGroup
@@ -28,7 +28,7 @@ public final class GatewayHTTPServer: Service, Sendable {
     init(
         host: String,
         port: Int,
-        responder: GatewayResponder,
+        responder: any GatewayResponding,
         limits: GatewayHTTPLimits,
         logger: Logger,
         eventLoopGroup: MultiThreadedEventLoopGroup = .singleton
