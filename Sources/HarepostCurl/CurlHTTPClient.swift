@@ -11,7 +11,7 @@ public import ServiceLifecycle
 ///
 /// `run()` drives the thread; requests made before it starts wait for it, and
 /// requests still in flight when it stops end as `.cancelled`.
-public final class CurlHTTPClient: Service, Sendable {
+public final class CurlHTTPClient: Service, OutboundHTTP, Sendable {
     public struct Configuration: Sendable {
         /// A PEM file of CA certificates to trust instead of the system's.
         public var caBundlePath: String?

@@ -1,3 +1,10 @@
+/// Sends one webhook request and says how it ended; never throws (every
+/// failure is an outcome). The dispatcher's only way out to the network:
+/// ``CurlHTTPClient`` in production, a test's own double in tests.
+public protocol OutboundHTTP: Sendable {
+    func execute(_ request: OutboundRequest) async -> OutboundResult
+}
+
 /// One HTTP request to a webhook target.
 public struct OutboundRequest: Sendable {
     public var url: String

@@ -55,8 +55,8 @@ public final class Dispatcher: Service, Sendable {
     }
 
     public let configuration: Configuration
-    let store: RPCClient
-    let http: CurlHTTPClient
+    let store: any RPCCaller
+    let http: any OutboundHTTP
     let secrets: SigningSecrets
     let logger: Logger
     let statistics = NIOLockedValueBox(Statistics())
@@ -64,9 +64,9 @@ public final class Dispatcher: Service, Sendable {
 
     public init(
         configuration: Configuration,
-        store: RPCClient,
-        auth: RPCClient,
-        http: CurlHTTPClient,
+        store: any RPCCaller,
+        auth: any RPCCaller,
+        http: any OutboundHTTP,
         logger: Logger
     ) {
         self.configuration = configuration

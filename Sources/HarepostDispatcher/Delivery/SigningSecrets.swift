@@ -12,11 +12,11 @@ actor SigningSecrets {
         let fetchedAt: ContinuousClock.Instant
     }
 
-    let auth: RPCClient
+    let auth: any RPCCaller
     let timeToLive: Duration
     private var entries: [String: Entry] = [:]
 
-    init(auth: RPCClient, timeToLive: Duration = .seconds(60)) {
+    init(auth: any RPCCaller, timeToLive: Duration = .seconds(60)) {
         self.auth = auth
         self.timeToLive = timeToLive
     }
