@@ -32,6 +32,8 @@ final class RunningUp: Sendable {
             [
                 "up", "--dev", "--port", "\(port)", "--data-dir", dataDirectory, "--run-dir", runDirectory,
                 "--routes", Self.routes, "--ca-bundle", caBundle, "--log-level", "error",
+                // A killed dispatcher's leases come back after 1 s + 2 s, not 1 s + 30 s.
+                "--lease-margin-seconds", "2",
             ] + extraArguments,
             keepOutput: true
         )

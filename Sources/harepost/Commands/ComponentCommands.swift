@@ -87,9 +87,15 @@ struct StoreCommand: AsyncParsableCommand {
     )
     var dnsResolver: String?
 
+    @Option(help: "Seconds past an attempt's timeout before its unrecorded lease is offered again (1-3600).")
+    var leaseMarginSeconds: Int = 30
+
     func validate() throws {
         if let dnsResolver, DNSTXTResolver(address: dnsResolver) == nil {
             throw ValidationError("--dns-resolver \(dnsResolver): expected host, host:port or [ipv6]:port")
+        }
+        guard (1...3600).contains(leaseMarginSeconds) else {
+            throw ValidationError("--lease-margin-seconds must be 1-3600")
         }
     }
 
@@ -101,6 +107,7 @@ struct StoreCommand: AsyncParsableCommand {
                 allowHTTP: allowHTTP,
                 allowPrivateTargets: allowPrivateTargets,
                 trustAllDomains: trustAllDomains,
+                leaseMarginMilliseconds: Int64(leaseMarginSeconds) * 1000,
                 dnsResolver: dnsResolver.flatMap(DNSTXTResolver.init(address:)) ?? .system()
             )
         )

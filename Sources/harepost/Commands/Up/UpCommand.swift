@@ -46,6 +46,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Deliveries the dispatcher attempts at once.")
     var maxInFlight: Int = 64
 
+    @Option(help: "Passed to the store: seconds past an attempt's timeout before an unrecorded lease is re-offered.")
+    var leaseMarginSeconds: Int = 30
+
     @Option(help: "Seconds to wait for every component to become healthy before giving up.")
     var startupTimeoutSeconds: Int = 30
 
@@ -55,6 +58,9 @@ struct UpCommand: AsyncParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1-65535") }
         guard (1...10_000).contains(maxInFlight) else { throw ValidationError("--max-in-flight must be 1-10000") }
         guard startupTimeoutSeconds > 0 else { throw ValidationError("--startup-timeout-seconds must be positive") }
+        guard (1...3600).contains(leaseMarginSeconds) else {
+            throw ValidationError("--lease-margin-seconds must be 1-3600")
+        }
         if let routes, !FileManager.default.isReadableFile(atPath: routes) {
             throw ValidationError("cannot read the route map \(routes)")
         }
@@ -173,7 +179,10 @@ struct UpLayout: Sendable {
             SupervisedProgram(
                 name: "store",
                 executable: executable,
-                arguments: ["store", "--socket", socket("store"), "--data-dir", dataDirectory] + unsafeStore + common
+                arguments: [
+                    "store", "--socket", socket("store"), "--data-dir", dataDirectory,
+                    "--lease-margin-seconds", "\(options.leaseMarginSeconds)",
+                ] + unsafeStore + common
             ),
             SupervisedProgram(
                 name: "dispatcher",
