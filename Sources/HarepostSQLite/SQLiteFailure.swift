@@ -19,9 +19,13 @@ public enum SQLiteFailure {
         }
     }
 
-    /// One durable one-row write into `table` (`id INTEGER PRIMARY KEY CHECK
-    /// (id = 1), at INTEGER NOT NULL`): whether the disk takes writes again.
-    public static func probe(_ db: Database, table: String, at time: Int64) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO \(table) (id, at) VALUES (1, ?)", arguments: [time])
+    /// Creates the one-row table ``probe(_:at:)`` rewrites (in a migration).
+    public static func createProbeTable(_ db: Database) throws {
+        try db.execute(sql: "CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)")
+    }
+
+    /// One durable one-row write: whether the disk takes writes again.
+    public static func probe(_ db: Database, at time: Int64) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO storage_probe (id, at) VALUES (1, ?)", arguments: [time])
     }
 }

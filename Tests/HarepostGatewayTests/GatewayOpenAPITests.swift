@@ -16,11 +16,11 @@ struct GatewayOpenAPITests {
     static let openAPIPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../docs/openapi.yaml").standardized.path
 
-    static let checker = """
+    /// Loads the document named by the first argument as `spec`, with
+    /// `resolve` inlining its `$ref`s: the start of both checkers.
+    static let loader = """
         import json, sys, yaml, jsonschema
         spec = yaml.safe_load(open(sys.argv[1]))
-        routes = json.load(open(sys.argv[2]))["routes"]
-        exchanges = json.load(open(sys.argv[3]))
         def resolve(node):
             if isinstance(node, dict):
                 if "$ref" in node:
@@ -32,19 +32,25 @@ struct GatewayOpenAPITests {
             if isinstance(node, list):
                 return [resolve(v) for v in node]
             return node
-        for route in routes:
-            path = spec["paths"].get(route["path"])
-            assert path and route["method"].lower() in path, "undocumented route %s %s" % (route["method"], route["path"])
-        for e in exchanges:
-            where = "%s %s -> %s" % (e["method"], e["path"], e["status"])
-            operation = spec["paths"][e["path"]][e["method"].lower()]
-            response = operation["responses"].get(str(e["status"]))
-            assert response, "undocumented status: " + where
-            schema = resolve(response)["content"]["application/json"]["schema"]
-            errors = [error.message for error in jsonschema.Draft202012Validator(schema).iter_errors(e["body"])]
-            assert not errors, where + ": " + "; ".join(errors) + " in " + json.dumps(e["body"])
-        print("ok %d" % len(exchanges))
         """
+
+    static let checker =
+        loader + "\n" + """
+            routes = json.load(open(sys.argv[2]))["routes"]
+            exchanges = json.load(open(sys.argv[3]))
+            for route in routes:
+                path = spec["paths"].get(route["path"])
+                assert path and route["method"].lower() in path, "undocumented route %s %s" % (route["method"], route["path"])
+            for e in exchanges:
+                where = "%s %s -> %s" % (e["method"], e["path"], e["status"])
+                operation = spec["paths"][e["path"]][e["method"].lower()]
+                response = operation["responses"].get(str(e["status"]))
+                assert response, "undocumented status: " + where
+                schema = resolve(response)["content"]["application/json"]["schema"]
+                errors = [error.message for error in jsonschema.Draft202012Validator(schema).iter_errors(e["body"])]
+                assert not errors, where + ": " + "; ".join(errors) + " in " + json.dumps(e["body"])
+            print("ok %d" % len(exchanges))
+            """
 
     @Test func liveResponsesMatchTheDocument() async throws {
         let exchanges = try await GatewayHarness.with(openSignup: true) { gateway in
@@ -163,31 +169,19 @@ struct GatewayOpenAPITests {
     /// each body below is sent, and judged by the document's schema with
     /// jsonschema; the server refuses it with 400 exactly when the document
     /// says it is invalid (the gaps a schema-driven fuzzer finds).
-    static let requestChecker = """
-        import json, sys, yaml, jsonschema
-        spec = yaml.safe_load(open(sys.argv[1]))
-        cases = json.load(open(sys.argv[2]))
-        def resolve(node):
-            if isinstance(node, dict):
-                if "$ref" in node:
-                    target = spec
-                    for part in node["$ref"][2:].split("/"):
-                        target = target[part]
-                    return resolve(target)
-                return {k: resolve(v) for k, v in node.items()}
-            if isinstance(node, list):
-                return [resolve(v) for v in node]
-            return node
-        wrong = []
-        for c in cases:
-            schema = resolve(spec["paths"][c["path"]]["post"]["requestBody"])["content"]["application/json"]["schema"]
-            valid = jsonschema.Draft202012Validator(schema).is_valid(c["body"])
-            if valid != (c["status"] != 400):
-                wrong.append("%s %s: document says %s, server answered %s" % (
-                    c["path"], json.dumps(c["body"]), "valid" if valid else "invalid", c["status"]))
-        assert not wrong, "\\n".join(wrong)
-        print("ok %d" % len(cases))
-        """
+    static let requestChecker =
+        loader + "\n" + """
+            cases = json.load(open(sys.argv[2]))
+            wrong = []
+            for c in cases:
+                schema = resolve(spec["paths"][c["path"]]["post"]["requestBody"])["content"]["application/json"]["schema"]
+                valid = jsonschema.Draft202012Validator(schema).is_valid(c["body"])
+                if valid != (c["status"] != 400):
+                    wrong.append("%s %s: document says %s, server answered %s" % (
+                        c["path"], json.dumps(c["body"]), "valid" if valid else "invalid", c["status"]))
+            assert not wrong, "\\n".join(wrong)
+            print("ok %d" % len(cases))
+            """
 
     @Test func requestsTheDocumentRefusesAreExactlyTheOnesTheServerRefuses() async throws {
         let target = "https://a.example.com/x"

@@ -53,10 +53,7 @@ public final class AuthDatabase: Sendable {
             )
         }
         migrator.registerMigration("2-storage-probe") { db in
-            // One row auth rewrites to find out whether the disk takes writes again.
-            try db.execute(
-                sql: "CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
-            )
+            try SQLiteFailure.createProbeTable(db)
         }
         return migrator
     }
@@ -64,7 +61,7 @@ public final class AuthDatabase: Sendable {
     /// A one-row durable write: whether the disk takes writes again.
     func probeWrite() async throws {
         try await pool.write { db in
-            try SQLiteFailure.probe(db, table: "storage_probe", at: Date().unixMilliseconds)
+            try SQLiteFailure.probe(db, at: Date().unixMilliseconds)
         }
     }
 }

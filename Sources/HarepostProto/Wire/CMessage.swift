@@ -162,10 +162,16 @@ enum CMessage {
         field: FieldDescriptor,
         in message: MessageDescriptor
     ) throws(ProtoError) -> String {
-        guard data.len > 0, let start = data.data else { return "" }
-        guard let text = String(validating: UnsafeBufferPointer(start: start, count: data.len), as: UTF8.self) else {
-            throw .invalidUTF8(message: message.fullName, field: field.name)
-        }
+        guard let text = data.utf8Text else { throw .invalidUTF8(message: message.fullName, field: field.name) }
         return text
+    }
+}
+
+extension ProtobufCBinaryData {
+    /// The bytes as text, every byte kept (U+0000 included); nil when they
+    /// are not UTF-8. How every string leaves protobuf-c.
+    var utf8Text: String? {
+        guard len > 0, let start = data else { return "" }
+        return String(validating: UnsafeBufferPointer(start: start, count: len), as: UTF8.self)
     }
 }

@@ -78,10 +78,7 @@ public struct ProtoEnvelope: Sendable, Equatable {
     }
 
     private static func text(_ data: ProtobufCBinaryData) throws(ProtoError) -> String {
-        guard data.len > 0, let start = data.data else { return "" }
-        guard let text = String(validating: UnsafeBufferPointer(start: start, count: data.len), as: UTF8.self) else {
-            throw .malformed(message: "harepost.rpc.v1.Envelope")
-        }
+        guard let text = data.utf8Text else { throw .malformed(message: "harepost.rpc.v1.Envelope") }
         return text
     }
 

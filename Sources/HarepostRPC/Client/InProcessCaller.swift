@@ -26,7 +26,7 @@ public final class InProcessCaller: RPCCaller, Sendable {
         do {
             message = try ProtoMessage(serializedBytes: request.serializedBytes(), as: route.method.input)
         } catch {
-            throw .invalidArgument("request is not a valid \(route.method.input.fullName)")
+            throw RPCServer.invalidRequest(error, route: route)
         }
         let context = RPCContext(
             method: path,

@@ -120,20 +120,23 @@ extension RPCServer {
         do {
             message = try ProtoMessage(serializedBytes: request.payload, as: route.method.input)
         } catch {
-            let reason =
-                switch error {
-                case .nestingTooDeep:
-                    "request nests messages too deeply (more than \(ProtoMessage.maximumNestingDepth) levels)"
-                case .invalidUTF8(_, let field): "request field \(field) is not valid UTF-8"
-                default: "request is not a valid \(route.method.input.fullName)"
-                }
-            return .answered(.response(callID: request.callID, error: .invalidArgument(reason)))
+            return .answered(.response(callID: request.callID, error: Self.invalidRequest(error, route: route)))
         }
         let deadline =
             request.timeoutMilliseconds > 0
             ? ContinuousClock.now + .milliseconds(Int64(clamping: request.timeoutMilliseconds)) : nil
         let context = RPCContext(method: request.method, metadata: request.metadata, deadline: deadline, logger: logger)
         return .call(route, message, context)
+    }
+
+    /// Why a request payload could not be decoded as the method's input.
+    static func invalidRequest(_ error: ProtoError, route: RPCRouter.Route) -> RPCError {
+        switch error {
+        case .nestingTooDeep:
+            .invalidArgument("request nests messages too deeply (more than \(ProtoMessage.maximumNestingDepth) levels)")
+        case .invalidUTF8(_, let field): .invalidArgument("request field \(field) is not valid UTF-8")
+        default: .invalidArgument("request is not a valid \(route.method.input.fullName)")
+        }
     }
 
     /// The response envelope for a handler's outcome: its message, or its

@@ -10,7 +10,7 @@ extension SQLiteEngine {
 
     func probeWrite() async throws {
         try await commits.write { db in
-            try SQLiteFailure.probe(db, table: "storage_probe", at: Date().unixMilliseconds)
+            try SQLiteFailure.probe(db, at: Date().unixMilliseconds)
         }
     }
 }

@@ -1,6 +1,7 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
+import HarepostSQLite
 
 /// The embedded storage engine: one SQLite file (`<data-dir>/store.sqlite`) in
 /// WAL mode with `synchronous = FULL`, writes grouped into shared commits.
@@ -163,10 +164,7 @@ final class SQLiteEngine: StorageEngine {
             try db.execute(sql: "ALTER TABLE deliveries ADD COLUMN request_id TEXT")
         }
         migrator.registerMigration("3-storage-probe") { db in
-            // One row the store rewrites to find out whether the disk takes writes again.
-            try db.execute(
-                sql: "CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL)"
-            )
+            try SQLiteFailure.createProbeTable(db)
         }
         return migrator
     }
