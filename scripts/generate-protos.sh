@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Regenerates the protobuf-c code in Sources/CHarepostProto from proto/.
+# Regenerates, from proto/, the protobuf-c code in Sources/CHarepostProto and
+# the Swift contract types in Sources/HarepostContracts.
 #
 #   scripts/generate-protos.sh          write the generated files
 #   scripts/generate-protos.sh --check  fail if the committed files are stale
 #
 # Needs protoc (Debian: protobuf-compiler), protoc-c (protobuf-c-compiler),
-# python3, and the well-known-type protos under /usr/include/google/protobuf
-# (libprotobuf-dev or protobuf-compiler).
+# python3, swift (for swift format), and the well-known-type protos under
+# /usr/include/google/protobuf (libprotobuf-dev or protobuf-compiler).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=Sources/CHarepostProto
+contracts=Sources/HarepostContracts/Generated
 wkt_include=${WKT_INCLUDE:-/usr/include}
 # Well-known types the contracts import; protoc-c compiles them like our own.
 well_known=(google/protobuf/struct.proto google/protobuf/timestamp.proto)
 
+# generate DEST CONTRACTS_DEST: the C code into DEST/generated, the Swift
+# contract types into CONTRACTS_DEST.
 generate() {
-  local dest=$1 raw
+  local dest=$1 contracts_dest=$2 raw
   raw=$(mktemp -d)
   mapfile -t protos < <(cd "$root/proto" && find harepost -name '*.proto' | LC_ALL=C sort)
   # protobuf-c cuts a `string` at U+0000 (a NUL-terminated char *), so the C
@@ -67,22 +71,29 @@ generate() {
     echo "size_t hp_registry_string_field_count(void) { return sizeof(string_fields) / sizeof(string_fields[0]); }"
     echo "const hp_string_field *hp_registry_string_field_at(size_t i) { return &string_fields[i]; }"
   } > "$dest/generated/hp_registry.c"
+
+  # The Swift contract types, from the contracts as declared (strings as
+  # strings), formatted as the rest of Sources.
+  mkdir -p "$contracts_dest"
+  python3 "$root/scripts/generate-contracts.py" "$raw/contracts.pb" "$contracts_dest"
+  swift format --configuration "$root/.swift-format" --in-place "$contracts_dest"/*.swift
   rm -rf "$raw"
 }
 
 if [[ "${1:-}" == "--check" ]]; then
   scratch=$(mktemp -d)
-  generate "$scratch"
+  generate "$scratch" "$scratch/contracts"
   status=0
   diff -r "$scratch/generated" "$root/$target/generated" || status=1
+  diff -r "$scratch/contracts" "$root/$contracts" || status=1
   rm -rf "$scratch"
   if [[ $status -ne 0 ]]; then
-    echo "generated protobuf-c code is stale: run scripts/generate-protos.sh and commit" >&2
+    echo "generated protobuf-c code or contract types are stale: run scripts/generate-protos.sh and commit" >&2
     exit 1
   fi
-  echo "generated protobuf-c code is fresh"
+  echo "generated protobuf-c code and contract types are fresh"
 else
-  rm -rf "$root/$target/generated"
-  generate "$root/$target"
-  echo "regenerated $target from proto/"
+  rm -rf "$root/$target/generated" "$root/$contracts"
+  generate "$root/$target" "$root/$contracts"
+  echo "regenerated $target and $contracts from proto/"
 fi

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostProto
 public import HarepostRPC
 import HarepostSQLite
@@ -54,22 +55,14 @@ public struct AuthService: Sendable {
 
     /// A router serving every method of `harepost.auth.v1.Auth`.
     public func router() throws -> RPCRouter {
+        typealias Auth = AuthV1.Auth
+        typealias Method<M: RPCMethodContract> =
+            @Sendable (AuthService) -> (M.Input, RPCContext) async throws -> M.Output
         var router = RPCRouter()
-        let methods: [(String, @Sendable (AuthService, ProtoMessage, RPCContext) async throws -> ProtoMessage)] = [
-            ("CreateAccount", { try await $0.createAccount($1, $2) }),
-            ("CreateApiKey", { try await $0.createAPIKey($1, $2) }),
-            ("ListApiKeys", { try await $0.listAPIKeys($1, $2) }),
-            ("RevokeApiKey", { try await $0.revokeAPIKey($1, $2) }),
-            ("Authenticate", { try await $0.authenticate($1, $2) }),
-            ("GetSigningSecret", { try await $0.getSigningSecret($1, $2) }),
-            ("ListSigningSecrets", { try await $0.listSigningSecrets($1, $2) }),
-            ("RotateSigningSecret", { try await $0.rotateSigningSecret($1, $2) }),
-            ("SetRateLimit", { try await $0.setRateLimit($1, $2) }),
-        ]
-        for (name, method) in methods {
-            try router.register("harepost.auth.v1.Auth/\(name)") { request, context in
+        func register<M: RPCMethodContract>(_ method: M.Type, _ handler: @escaping Method<M>) throws {
+            try router.register(method) { request, context in
                 do {
-                    return try await method(self, request, context)
+                    return try await handler(self)(request, context)
                 } catch AuthDatabaseError.accountNotFound {
                     throw RPCError.notFound("no account \(context.metadata[RPCMetadataKey.accountID] ?? "")")
                 } catch {
@@ -78,6 +71,15 @@ public struct AuthService: Sendable {
                 }
             }
         }
+        try register(Auth.CreateAccount.self, AuthService.createAccount)
+        try register(Auth.CreateApiKey.self, AuthService.createAPIKey)
+        try register(Auth.ListApiKeys.self, AuthService.listAPIKeys)
+        try register(Auth.RevokeApiKey.self, AuthService.revokeAPIKey)
+        try register(Auth.Authenticate.self, AuthService.authenticate)
+        try register(Auth.GetSigningSecret.self, AuthService.getSigningSecret)
+        try register(Auth.ListSigningSecrets.self, AuthService.listSigningSecrets)
+        try register(Auth.RotateSigningSecret.self, AuthService.rotateSigningSecret)
+        try register(Auth.SetRateLimit.self, AuthService.setRateLimit)
         let health = self.health
         router.isServing = { health.isServing() }
         return router
@@ -87,18 +89,20 @@ public struct AuthService: Sendable {
 
     // MARK: Accounts
 
-    func createAccount(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func createAccount(_ request: AuthV1.CreateAccountRequest, _ context: RPCContext) async throws
+        -> AuthV1.CreateAccountResponse
+    {
         if context.isPublicOrigin && !configuration.openSignup {
             throw RPCError.permissionDenied("sign-up is closed: ask the operator for an account")
         }
-        let name = (request.string("name") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty else { throw RPCError.invalidArgument("name must not be empty") }
         // SQLite's text binding (through GRDB) ends a string at U+0000.
         guard !name.utf8.contains(0) else { throw RPCError.invalidArgument("name must not contain U+0000") }
         guard name.count <= Self.maximumNameLength else {
             throw RPCError.invalidArgument("name must be at most \(Self.maximumNameLength) characters")
         }
-        let key = APIKey.generate(environment(request, default: .live))
+        let key = APIKey.generate(Environment(request.environment) ?? .live)
         let secret = Credentials.signingSecret()
         let now = self.now
         let (account, _) = try await database.createAccount(
@@ -109,72 +113,80 @@ public struct AuthService: Sendable {
             now: now
         )
         context.logger.info("account created", metadata: ["account.id": "\(account.id)"])
-        return try ProtoMessage(
-            "harepost.auth.v1.CreateAccountResponse",
-            [
-                "id": .string(account.id), "name": .string(account.name), "api_key": .string(key.plaintext),
-                "signing_secret": .string(secret), "created_at": .timestamp(unixMilliseconds: now),
-            ]
-        )
+        var response = AuthV1.CreateAccountResponse()
+        response.id = account.id
+        response.name = account.name
+        response.apiKey = key.plaintext
+        response.signingSecret = secret
+        response.createdAt = GoogleProtobuf.Timestamp(unixMilliseconds: now)
+        return response
     }
 
-    func setRateLimit(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func setRateLimit(_ request: AuthV1.SetRateLimitRequest, _ context: RPCContext) async throws
+        -> AuthV1.SetRateLimitResponse
+    {
         let account = try context.requireAccountID()
-        let limit = request.int64("rate_limit_per_minute") ?? 0
-        guard (0...Int64(Self.maximumRateLimitPerMinute)).contains(limit) else {
+        let limit = request.rateLimitPerMinute
+        guard (0...Int64(Self.maximumRateLimitPerMinute)).contains(Int64(limit)) else {
             throw RPCError.invalidArgument(
                 "rate_limit_per_minute must be between 0 (unlimited) and \(Self.maximumRateLimitPerMinute)"
             )
         }
         try await database.setRateLimit(accountID: account, perMinute: Int(limit))
-        return try ProtoMessage(
-            "harepost.auth.v1.SetRateLimitResponse",
-            ["rate_limit_per_minute": .int32(Int32(limit))]
-        )
+        var response = AuthV1.SetRateLimitResponse()
+        response.rateLimitPerMinute = limit
+        return response
     }
 
     // MARK: API keys
 
-    func createAPIKey(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func createAPIKey(_ request: AuthV1.CreateApiKeyRequest, _ context: RPCContext) async throws
+        -> AuthV1.CreateApiKeyResponse
+    {
         let account = try context.requireAccountID()
         let callerEnvironment = context.metadata[RPCMetadataKey.environment].flatMap(Environment.init(rawValue:))
-        let key = APIKey.generate(environment(request, default: callerEnvironment ?? .live))
+        let key = APIKey.generate(Environment(request.environment) ?? callerEnvironment ?? .live)
         let record = try await database.createKey(key, accountID: account, now: now)
         context.logger.info("api key created", metadata: ["account.id": "\(account)", "key.id": "\(record.id)"])
-        return try ProtoMessage(
-            "harepost.auth.v1.CreateApiKeyResponse",
-            ["api_key": .string(key.plaintext), "key": .message(try Self.message(record))]
-        )
-    }
-
-    func listAPIKeys(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        let records = try await database.listKeys(accountID: try context.requireAccountID())
-        var response = try ProtoMessage("harepost.auth.v1.ListApiKeysResponse")
-        try response.set("data", values: records.map { .message(try Self.message($0)) })
+        var response = AuthV1.CreateApiKeyResponse()
+        response.apiKey = key.plaintext
+        response.key = Self.message(record)
         return response
     }
 
-    func revokeAPIKey(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func listAPIKeys(_ request: AuthV1.ListApiKeysRequest, _ context: RPCContext) async throws
+        -> AuthV1.ListApiKeysResponse
+    {
+        let records = try await database.listKeys(accountID: try context.requireAccountID())
+        var response = AuthV1.ListApiKeysResponse()
+        response.data = records.map(Self.message)
+        return response
+    }
+
+    func revokeAPIKey(_ request: AuthV1.RevokeApiKeyRequest, _ context: RPCContext) async throws
+        -> AuthV1.RevokeApiKeyResponse
+    {
         let account = try context.requireAccountID()
-        let id = request.string("id") ?? ""
+        let id = request.id
         guard Self.isKeyID(id) else {
             throw RPCError.invalidArgument("id must be an API key id like key_0123456789abcdef01234567")
         }
         do {
             let record = try await database.revokeKey(id: id, accountID: account, now: now)
             context.logger.info("api key revoked", metadata: ["account.id": "\(account)", "key.id": "\(id)"])
-            return try ProtoMessage(
-                "harepost.auth.v1.RevokeApiKeyResponse",
-                ["key": .message(try Self.message(record))]
-            )
+            var response = AuthV1.RevokeApiKeyResponse()
+            response.key = Self.message(record)
+            return response
         } catch AuthDatabaseError.keyNotFound {
             throw RPCError.notFound("no API key \(id)")
         }
     }
 
     /// One indexed read; a write only when `last_used_at` is older than the resolution.
-    func authenticate(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        guard let key = APIKey(parsing: request.string("api_key") ?? ""),
+    func authenticate(_ request: AuthV1.AuthenticateRequest, _ context: RPCContext) async throws
+        -> AuthV1.AuthenticateResponse
+    {
+        guard let key = APIKey(parsing: request.apiKey),
             let (principal, lastUsedAt) = try await database.principal(forKeyHash: key.hash)
         else {
             throw RPCError.unauthenticated("invalid API key")
@@ -195,54 +207,45 @@ public struct AuthService: Sendable {
                 }
             }
         }
-        var response = try ProtoMessage(
-            "harepost.auth.v1.AuthenticateResponse",
-            [
-                "account_id": .string(principal.accountID),
-                "rate_limit_per_minute": .int32(Int32(clamping: principal.rateLimitPerMinute)),
-                "key_id": .string(principal.keyID),
-            ]
-        )
-        try response.set("environment", enumName: principal.environment.rawValue)
+        var response = AuthV1.AuthenticateResponse()
+        response.accountID = principal.accountID
+        response.environment = principal.environment.contract
+        response.rateLimitPerMinute = Int32(clamping: principal.rateLimitPerMinute)
+        response.keyID = principal.keyID
         return response
     }
 
     // MARK: Signing secrets
 
-    func getSigningSecret(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func getSigningSecret(_ request: AuthV1.GetSigningSecretRequest, _ context: RPCContext) async throws
+        -> AuthV1.GetSigningSecretResponse
+    {
         let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
-        return try ProtoMessage(
-            "harepost.auth.v1.GetSigningSecretResponse",
-            ["signing_secret": .string(secrets.current)]
-        )
-    }
-
-    func listSigningSecrets(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
-        var response = try ProtoMessage(
-            "harepost.auth.v1.ListSigningSecretsResponse",
-            ["signing_secret": .string(secrets.current)]
-        )
-        try response.set(
-            "previous",
-            values: try secrets.previous.map { previous in
-                .message(
-                    try ProtoMessage(
-                        "harepost.auth.v1.PreviousSigningSecret",
-                        [
-                            "signing_secret": .string(previous.secret),
-                            "valid_until": .timestamp(unixMilliseconds: previous.validUntil),
-                        ]
-                    )
-                )
-            }
-        )
+        var response = AuthV1.GetSigningSecretResponse()
+        response.signingSecret = secrets.current
         return response
     }
 
-    func rotateSigningSecret(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func listSigningSecrets(_ request: AuthV1.ListSigningSecretsRequest, _ context: RPCContext) async throws
+        -> AuthV1.ListSigningSecretsResponse
+    {
+        let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
+        var response = AuthV1.ListSigningSecretsResponse()
+        response.signingSecret = secrets.current
+        response.previous = secrets.previous.map { previous in
+            var entry = AuthV1.PreviousSigningSecret()
+            entry.signingSecret = previous.secret
+            entry.validUntil = GoogleProtobuf.Timestamp(unixMilliseconds: previous.validUntil)
+            return entry
+        }
+        return response
+    }
+
+    func rotateSigningSecret(_ request: AuthV1.RotateSigningSecretRequest, _ context: RPCContext) async throws
+        -> AuthV1.RotateSigningSecretResponse
+    {
         let account = try context.requireAccountID()
-        let overlap = request.int64("overlap_seconds") ?? configuration.signingSecretOverlapSeconds
+        let overlap = request.overlapSeconds ?? configuration.signingSecretOverlapSeconds
         guard (0...Self.maximumOverlapSeconds).contains(overlap) else {
             throw RPCError.invalidArgument("overlap_seconds must be between 0 and \(Self.maximumOverlapSeconds)")
         }
@@ -257,18 +260,13 @@ public struct AuthService: Sendable {
             "signing secret rotated",
             metadata: ["account.id": "\(account)", "overlap.seconds": "\(overlap)"]
         )
-        return try ProtoMessage(
-            "harepost.auth.v1.RotateSigningSecretResponse",
-            ["signing_secret": .string(secret), "previous_valid_until": .timestamp(unixMilliseconds: validUntil)]
-        )
+        var response = AuthV1.RotateSigningSecretResponse()
+        response.signingSecret = secret
+        response.previousValidUntil = GoogleProtobuf.Timestamp(unixMilliseconds: validUntil)
+        return response
     }
 
     // MARK: Helpers
-
-    /// The request's `environment`, or `fallback` when it is unspecified.
-    private func environment(_ request: ProtoMessage, default fallback: Environment) -> Environment {
-        request.enumName("environment").flatMap(Environment.init(rawValue:)) ?? fallback
-    }
 
     static func isKeyID(_ id: String) -> Bool {
         let utf8 = Array(id.utf8)
@@ -276,17 +274,33 @@ public struct AuthService: Sendable {
             && utf8.dropFirst(4).allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
-    static func message(_ record: APIKeyRecord) throws -> ProtoMessage {
-        var key = try ProtoMessage(
-            "harepost.auth.v1.ApiKey",
-            [
-                "id": .string(record.id), "prefix": .string(record.prefix),
-                "created_at": .timestamp(unixMilliseconds: record.createdAt),
-                "last_used_at": record.lastUsedAt.map { .timestamp(unixMilliseconds: $0) },
-                "revoked_at": record.revokedAt.map { .timestamp(unixMilliseconds: $0) },
-            ]
-        )
-        try key.set("environment", enumName: record.environment.rawValue)
+    static func message(_ record: APIKeyRecord) -> AuthV1.ApiKey {
+        var key = AuthV1.ApiKey()
+        key.id = record.id
+        key.prefix = record.prefix
+        key.environment = record.environment.contract
+        key.createdAt = GoogleProtobuf.Timestamp(unixMilliseconds: record.createdAt)
+        key.lastUsedAt = record.lastUsedAt.map(GoogleProtobuf.Timestamp.init(unixMilliseconds:))
+        key.revokedAt = record.revokedAt.map(GoogleProtobuf.Timestamp.init(unixMilliseconds:))
         return key
+    }
+}
+
+extension Environment {
+    /// The environment as the contracts name it.
+    var contract: AuthV1.Environment {
+        switch self {
+        case .live: .live
+        case .test: .test
+        }
+    }
+
+    /// `nil` for an unspecified (or unknown) environment.
+    init?(_ contract: AuthV1.Environment) {
+        switch contract {
+        case .live: self = .live
+        case .test: self = .test
+        case .unspecified, .unrecognized: return nil
+        }
     }
 }

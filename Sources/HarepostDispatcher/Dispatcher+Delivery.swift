@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostCurl
 import HarepostProto
 import HarepostRPC
@@ -79,30 +80,27 @@ extension Dispatcher {
             random: Double.random(in: 0..<1)
         )
         statistics.withLockedValue {
-            if decision.outcome == "delivered" { $0.attemptsDelivered += 1 } else { $0.attemptsFailed += 1 }
+            if decision.outcome == .delivered { $0.attemptsDelivered += 1 } else { $0.attemptsFailed += 1 }
         }
         DispatcherMetrics.recordAttempt(status: decision.newStatus, milliseconds: result.durationMilliseconds)
         logger.debug(
             "attempt finished",
             metadata: [
-                "attempt.outcome": "\(decision.outcome)", "delivery.status": "\(decision.newStatus)",
+                "attempt.outcome": "\(decision.outcome.contract.jsonName)",
+                "delivery.status": "\(decision.newStatus.contract.jsonName)",
                 "http.status": "\(result.statusCode.map(String.init) ?? "none")",
                 "duration_ms": "\(result.durationMilliseconds)",
             ]
         )
-        do {
-            let record = try Self.recordRequest(
-                task: task,
-                request: request,
-                result: result,
-                decision: decision,
-                startedAt: startedAt,
-                finishedAt: finishedAt
-            )
-            await self.record(record, task: task, logger: logger)
-        } catch {
-            logger.error("cannot build the attempt record", metadata: ["error": "\(error)"])
-        }
+        let record = Self.recordRequest(
+            task: task,
+            request: request,
+            result: result,
+            decision: decision,
+            startedAt: startedAt,
+            finishedAt: finishedAt
+        )
+        await self.record(record, task: task, logger: logger)
     }
 
     static func recordRequest(
@@ -112,35 +110,27 @@ extension Dispatcher {
         decision: RetryPolicy.Decision,
         startedAt: UnixMilliseconds,
         finishedAt: UnixMilliseconds
-    ) throws -> ProtoMessage {
-        var attempt = try ProtoMessage(
-            "harepost.store.v1.AttemptRecord",
-            [
-                "http_status": result.statusCode.map { .int32(Int32(clamping: $0)) },
-                "duration_ms": .int64(max(result.durationMilliseconds, 0)),
-                "error": result.error.map(ProtoValue.string),
-                "request_url": .string(request.url),
-                "request_method": .string(request.method),
-                "request_body_size": .int64(Int64(request.body.count)),
-                "response_body": result.statusCode == nil ? nil : .bytes(result.responseBody),
-                "started_at": .timestamp(unixMilliseconds: startedAt),
-            ]
-        )
-        try attempt.set("outcome", enumName: decision.outcome)
-        try attempt.set("request_headers", stringMap: Self.headerMap(request.headers))
-        try attempt.set("response_headers", stringMap: Self.headerMap(result.responseHeaders))
-        var record = try ProtoMessage(
-            "harepost.store.v1.RecordAttemptRequest",
-            [
-                "queue_id": .string(task.queueID),
-                "lease_id": .string(task.leaseID),
-                "attempt": .message(attempt),
-                "next_attempt_at": decision.delayMilliseconds.map {
-                    .timestamp(unixMilliseconds: finishedAt + $0)
-                },
-            ]
-        )
-        try record.set("new_status", enumName: decision.newStatus)
+    ) -> StoreV1.RecordAttemptRequest {
+        var attempt = StoreV1.AttemptRecord()
+        attempt.outcome = decision.outcome.contract
+        attempt.httpStatus = result.statusCode.map { Int32(clamping: $0) }
+        attempt.durationMs = max(result.durationMilliseconds, 0)
+        attempt.error = result.error
+        attempt.requestURL = request.url
+        attempt.requestMethod = request.method
+        attempt.requestHeaders = Self.headerMap(request.headers)
+        attempt.requestBodySize = Int64(request.body.count)
+        attempt.responseHeaders = Self.headerMap(result.responseHeaders)
+        if result.statusCode != nil { attempt.responseBody = result.responseBody }
+        attempt.startedAt = GoogleProtobuf.Timestamp(unixMilliseconds: startedAt)
+        var record = StoreV1.RecordAttemptRequest()
+        record.queueID = task.queueID
+        record.leaseID = task.leaseID
+        record.attempt = attempt
+        record.newStatus = decision.newStatus.contract
+        record.nextAttemptAt = decision.delayMilliseconds.map {
+            GoogleProtobuf.Timestamp(unixMilliseconds: finishedAt + $0)
+        }
         return record
     }
 
@@ -155,14 +145,14 @@ extension Dispatcher {
 
     /// Records the attempt, retrying while the store is unreachable until the
     /// lease would expire: a result is never dropped while it can still count.
-    func record(_ request: ProtoMessage, task: DeliveryTask, logger: Logger) async {
+    func record(_ request: StoreV1.RecordAttemptRequest, task: DeliveryTask, logger: Logger) async {
         var backoff = Duration.milliseconds(50)
         var pending = false
         defer { if pending { statistics.withLockedValue { $0.pendingRecords -= 1 } } }
         while true {
             do {
                 _ = try await store.call(
-                    "harepost.store.v1.Store/RecordAttempt",
+                    StoreV1.Store.RecordAttempt.self,
                     request,
                     options: RPCCallOptions(
                         timeout: .seconds(5),
@@ -205,5 +195,31 @@ extension OutboundResult {
     var statusCode: Int? {
         if case .response(let status) = outcome { return status }
         return nil
+    }
+}
+
+extension RetryPolicy.Outcome {
+    /// The outcome as the contracts name it.
+    var contract: StoreV1.AttemptOutcome {
+        switch self {
+        case .delivered: .delivered
+        case .failed: .failed
+        case .rejected: .rejected
+        case .timeout: .timeout
+        case .connectionError: .connectionError
+        case .blocked: .blocked
+        }
+    }
+}
+
+extension RetryPolicy.NextStatus {
+    /// The status as the contracts name it.
+    var contract: StoreV1.DeliveryStatus {
+        switch self {
+        case .delivered: .delivered
+        case .retrying: .retrying
+        case .rejected: .rejected
+        case .deadLetter: .deadLetter
+        }
     }
 }

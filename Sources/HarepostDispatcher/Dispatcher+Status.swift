@@ -1,4 +1,4 @@
-import HarepostProto
+import HarepostContracts
 public import HarepostRPC
 import NIOConcurrencyHelpers
 
@@ -7,19 +7,16 @@ extension Dispatcher {
     /// every RPC server answers).
     public func router() throws -> RPCRouter {
         var router = RPCRouter()
-        try router.register("harepost.dispatcher.v1.Dispatcher/GetStatus") { _, _ in
+        try router.register(DispatcherV1.Dispatcher.GetStatus.self) { _, _ in
             let statistics = self.statistics.withLockedValue { $0 }
-            return try ProtoMessage(
-                "harepost.dispatcher.v1.GetStatusResponse",
-                [
-                    "in_flight": .int64(Int64(statistics.inFlight)),
-                    "max_in_flight": .int64(Int64(self.configuration.maximumInFlight)),
-                    "attempts_delivered": .int64(Int64(statistics.attemptsDelivered)),
-                    "attempts_failed": .int64(Int64(statistics.attemptsFailed)),
-                    "pending_records": .int64(Int64(statistics.pendingRecords)),
-                    "started_at": .timestamp(unixMilliseconds: self.startedAt),
-                ]
-            )
+            var response = DispatcherV1.GetStatusResponse()
+            response.inFlight = Int64(statistics.inFlight)
+            response.maxInFlight = Int64(self.configuration.maximumInFlight)
+            response.attemptsDelivered = Int64(statistics.attemptsDelivered)
+            response.attemptsFailed = Int64(statistics.attemptsFailed)
+            response.pendingRecords = Int64(statistics.pendingRecords)
+            response.startedAt = GoogleProtobuf.Timestamp(unixMilliseconds: self.startedAt)
+            return response
         }
         return router
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 public import HarepostCurl
 import HarepostProto
 public import HarepostRPC
@@ -120,26 +121,15 @@ public final class Dispatcher: Service, Sendable {
     }
 
     func claim(_ count: Int) async throws -> [DeliveryTask] {
-        let request = try ProtoMessage(
-            "harepost.store.v1.ClaimDueRequest",
-            [
-                "max_tasks": .int32(Int32(clamping: count)),
-                "wait_ms": .int64(configuration.claimWait.nanoseconds / 1_000_000),
-                "worker_id": .string(configuration.workerID),
-            ]
-        )
+        var request = StoreV1.ClaimDueRequest()
+        request.maxTasks = Int32(clamping: count)
+        request.waitMs = configuration.claimWait.nanoseconds / 1_000_000
+        request.workerID = configuration.workerID
         let response = try await store.call(
-            "harepost.store.v1.Store/ClaimDue",
+            StoreV1.Store.ClaimDue.self,
             request,
             options: RPCCallOptions(timeout: configuration.claimWait + .seconds(5))
         )
-        return response.values("tasks").compactMap(\.messageValue).compactMap { message in
-            do {
-                return try DeliveryTask(message)
-            } catch {
-                logger.error("unreadable task from the store", metadata: ["error": "\(error)"])
-                return nil
-            }
-        }
+        return response.tasks.map(DeliveryTask.init)
     }
 }

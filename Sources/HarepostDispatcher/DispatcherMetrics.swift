@@ -1,6 +1,8 @@
 import CoreMetrics
+import HarepostContracts
 import HarepostMetrics
 import HarepostRPC
+import HarepostRetryPolicy
 
 /// What the dispatcher reports through swift-metrics.
 ///
@@ -9,19 +11,19 @@ import HarepostRPC
 /// - `harepost_delivery_attempt_duration_seconds{status}`: how long each took.
 /// - `harepost_dispatcher_in_flight`: attempts under way right now.
 enum DispatcherMetrics {
-    static let attempts = MetricFamily<String, Counter>(
+    static let attempts = MetricFamily<RetryPolicy.NextStatus, Counter>(
         "harepost_delivery_attempts_total",
         dimensionNames: ["status"],
-        labelValues: { [$0] }
+        labelValues: { [$0.contract.jsonName] }
     )
-    static let durations = MetricFamily<String, Timer>(
+    static let durations = MetricFamily<RetryPolicy.NextStatus, Timer>(
         "harepost_delivery_attempt_duration_seconds",
         dimensionNames: ["status"],
-        labelValues: { [$0] }
+        labelValues: { [$0.contract.jsonName] }
     )
     static let inFlight = Gauge(label: "harepost_dispatcher_in_flight")
 
-    static func recordAttempt(status: String, milliseconds: Int64) {
+    static func recordAttempt(status: RetryPolicy.NextStatus, milliseconds: Int64) {
         attempts(status).increment()
         durations(status).recordMilliseconds(milliseconds)
     }

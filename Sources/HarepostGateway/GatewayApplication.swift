@@ -1,3 +1,4 @@
+import HarepostContracts
 import HarepostJSON
 import HarepostMetrics
 import HarepostProto
@@ -83,11 +84,11 @@ public enum GatewayApplication {
             for (name, client) in backends.components {
                 group.addTask {
                     let answer = try? await client.call(
-                        "harepost.rpc.v1.Metrics/Scrape",
-                        try! ProtoMessage("harepost.rpc.v1.MetricsScrapeRequest"),
+                        RPCV1.Metrics.Scrape.self,
+                        RPCV1.MetricsScrapeRequest(),
                         options: RPCCallOptions(timeout: .seconds(2), idempotent: true)
                     )
-                    return MetricsExposition.Source(component: name, text: answer?.string("text"))
+                    return MetricsExposition.Source(component: name, text: answer?.text)
                 }
             }
             var sources: [MetricsExposition.Source] = []
@@ -109,7 +110,7 @@ public enum GatewayApplication {
                 group.addTask {
                     do throws(RPCError) {
                         let health = try await client.checkHealth(timeout: .seconds(1))
-                        return (name, health.enumName("status") ?? "unknown")
+                        return (name, health.status.jsonName)
                     } catch {
                         return (name, error.code == .deadlineExceeded ? "timeout" : "unavailable")
                     }
@@ -119,7 +120,7 @@ public enum GatewayApplication {
             for await (name, state) in group { states[name] = state }
             return states
         }
-        let ready = states.values.allSatisfy { $0 == "serving" }
+        let ready = states.values.allSatisfy { $0 == RPCV1.ServingStatus.serving.jsonName }
         let backendsJSON = JSONValue.object(
             states.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) }
         )

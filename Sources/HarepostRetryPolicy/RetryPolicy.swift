@@ -1,8 +1,8 @@
 /// What to do after an attempt: the one place retry timing and outcomes are
 /// decided. Pure and clock-free: the caller passes the time and the randomness.
 public struct RetryPolicy: Sendable, Equatable {
-    public enum Backoff: String, Sendable { case exponential, fixed }
-    public enum Jitter: String, Sendable { case full, none }
+    public enum Backoff: Sendable { case exponential, fixed }
+    public enum Jitter: Sendable { case full, none }
 
     public var maxAttempts: Int
     public var backoff: Backoff
@@ -36,16 +36,24 @@ public struct RetryPolicy: Sendable, Equatable {
         case blocked
     }
 
+    /// What an attempt came to (the contracts' `AttemptOutcome`).
+    public enum Outcome: Sendable, Equatable {
+        case delivered, failed, rejected, timeout, connectionError, blocked
+    }
+
+    /// The delivery's status after an attempt (the contracts' `DeliveryStatus`).
+    public enum NextStatus: Sendable, Equatable {
+        case delivered, retrying, rejected, deadLetter
+    }
+
     /// The attempt's outcome and the delivery's next step.
     public struct Decision: Sendable, Equatable {
-        /// `delivered`, `failed`, `rejected`, `timeout`, `connection_error` or `blocked`.
-        public let outcome: String
-        /// `delivered`, `retrying`, `rejected` or `dead_letter`.
-        public let newStatus: String
+        public let outcome: Outcome
+        public let newStatus: NextStatus
         /// Milliseconds until the next attempt, when `retrying`.
         public let delayMilliseconds: Int64?
 
-        public init(outcome: String, newStatus: String, delayMilliseconds: Int64?) {
+        public init(outcome: Outcome, newStatus: NextStatus, delayMilliseconds: Int64?) {
             self.outcome = outcome
             self.newStatus = newStatus
             self.delayMilliseconds = delayMilliseconds
@@ -55,30 +63,30 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Decides after attempt number `attempt` (1-based). `random` is a uniform
     /// value in [0, 1) used for full jitter.
     public func decide(after attempt: Int, result: Result, random: Double) -> Decision {
-        let outcome: String
+        let outcome: Outcome
         switch result {
         case .response(let status, _) where (200...299).contains(status):
-            return Decision(outcome: "delivered", newStatus: "delivered", delayMilliseconds: nil)
+            return Decision(outcome: .delivered, newStatus: .delivered, delayMilliseconds: nil)
         case .response(let status, _) where status >= 500 || status == 408 || status == 429:
-            outcome = "failed"
+            outcome = .failed
         case .response:
-            return Decision(outcome: "rejected", newStatus: "rejected", delayMilliseconds: nil)
+            return Decision(outcome: .rejected, newStatus: .rejected, delayMilliseconds: nil)
         case .timeout:
-            outcome = "timeout"
+            outcome = .timeout
         case .connectionError:
-            outcome = "connection_error"
+            outcome = .connectionError
         case .blocked:
-            return Decision(outcome: "blocked", newStatus: "dead_letter", delayMilliseconds: nil)
+            return Decision(outcome: .blocked, newStatus: .deadLetter, delayMilliseconds: nil)
         }
         guard attempt < maxAttempts else {
-            return Decision(outcome: outcome, newStatus: "dead_letter", delayMilliseconds: nil)
+            return Decision(outcome: outcome, newStatus: .deadLetter, delayMilliseconds: nil)
         }
         if respectRetryAfter, case .response(_, let retryAfter?) = result {
-            return Decision(outcome: outcome, newStatus: "retrying", delayMilliseconds: max(0, retryAfter))
+            return Decision(outcome: outcome, newStatus: .retrying, delayMilliseconds: max(0, retryAfter))
         }
         return Decision(
             outcome: outcome,
-            newStatus: "retrying",
+            newStatus: .retrying,
             delayMilliseconds: nextDelay(after: attempt, random: random)
         )
     }

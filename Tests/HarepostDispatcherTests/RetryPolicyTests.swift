@@ -21,7 +21,7 @@ struct RetryPolicyTests {
                     after: 1,
                     result: .response(status: status, retryAfterMilliseconds: nil),
                     random: 0.5
-                ).newStatus == "delivered"
+                ).newStatus == .delivered
             )
         }
         for status in [500, 502, 503, 599, 408, 429] {
@@ -30,7 +30,7 @@ struct RetryPolicyTests {
                 result: .response(status: status, retryAfterMilliseconds: nil),
                 random: 0.5
             )
-            #expect(decision.outcome == "failed" && decision.newStatus == "retrying", "\(status)")
+            #expect(decision.outcome == .failed && decision.newStatus == .retrying, "\(status)")
         }
         for status in [400, 401, 404, 410, 422, 301, 100] {
             #expect(
@@ -38,17 +38,17 @@ struct RetryPolicyTests {
                     after: 1,
                     result: .response(status: status, retryAfterMilliseconds: nil),
                     random: 0.5
-                ) == .init(outcome: "rejected", newStatus: "rejected", delayMilliseconds: nil),
+                ) == .init(outcome: .rejected, newStatus: .rejected, delayMilliseconds: nil),
                 "\(status)"
             )
         }
-        #expect(exponential.decide(after: 1, result: .timeout, random: 0).outcome == "timeout")
-        #expect(exponential.decide(after: 1, result: .connectionError, random: 0).newStatus == "retrying")
-        #expect(exponential.decide(after: 1, result: .blocked, random: 0).newStatus == "dead_letter")
+        #expect(exponential.decide(after: 1, result: .timeout, random: 0).outcome == .timeout)
+        #expect(exponential.decide(after: 1, result: .connectionError, random: 0).newStatus == .retrying)
+        #expect(exponential.decide(after: 1, result: .blocked, random: 0).newStatus == .deadLetter)
         // Exhausted: the last allowed attempt failing dead-letters.
         #expect(
             exponential.decide(after: 5, result: .timeout, random: 0)
-                == .init(outcome: "timeout", newStatus: "dead_letter", delayMilliseconds: nil)
+                == .init(outcome: .timeout, newStatus: .deadLetter, delayMilliseconds: nil)
         )
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
@@ -65,13 +66,13 @@ func quietClient(socket: String) -> RPCClient {
 }
 
 /// Polls health until the component answers SERVING.
-func waitUntilServing(_ client: RPCClient, timeout: Duration = .seconds(20)) async throws -> ProtoMessage {
+func waitUntilServing(_ client: RPCClient, timeout: Duration = .seconds(20)) async throws -> RPCV1.HealthCheckResponse {
     let deadline = ContinuousClock.now + timeout
     var lastError: RPCError?
     while ContinuousClock.now < deadline {
         do {
             let health = try await client.checkHealth()
-            if health.enumName("status") == "serving" { return health }
+            if health.status == .serving { return health }
         } catch {
             lastError = error
         }
@@ -92,7 +93,7 @@ struct ComponentProcessTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await client.run() }
                 let health = try await waitUntilServing(client)
-                #expect(health.string("component") == component)
+                #expect(health.component == component)
                 let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
                 #expect(mode == 0o600)
 
@@ -129,7 +130,7 @@ struct ComponentProcessTests {
 
                 let second = try ComponentProcess("store", socket: socket)
                 let health = try await waitUntilServing(client)
-                #expect(health.string("component") == "store")
+                #expect(health.component == "store")
                 // The restarted store serves its contract: a call without an account is refused.
                 do {
                     _ = try await client.call(

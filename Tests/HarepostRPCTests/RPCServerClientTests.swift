@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
@@ -151,7 +152,7 @@ struct RPCServerClientTests {
                 await server.waitUntilListening()
                 // Health is asked on every connection, so it answers only once all three are up.
                 let health = try await group.checkHealth(timeout: .seconds(5))
-                #expect(health.enumName("status") == "serving")
+                #expect(health.status == .serving)
                 let correct = try await withThrowingTaskGroup(of: Bool.self) { calls in
                     for index in 0..<300 {
                         calls.addTask {
@@ -254,8 +255,8 @@ struct RPCServerClientTests {
                 let attributes = try FileManager.default.attributesOfItem(atPath: path)
                 #expect((attributes[.posixPermissions] as? Int) == 0o600)
                 let health = try await client.checkHealth()
-                #expect(health.enumName("status") == "serving")
-                #expect(health.string("component") == "test")
+                #expect(health.status == .serving)
+                #expect(health.component == "test")
             }
             #expect(!FileManager.default.fileExists(atPath: path))
         }
@@ -432,7 +433,7 @@ struct RPCServerClientTests {
                 }
                 // Wait until the server is working on it (health counts itself too).
                 let deadline = ContinuousClock.now + .seconds(2)
-                while try await client.checkHealth().int64("in_flight") ?? 0 < 2 {
+                while try await client.checkHealth().inFlight < 2 {
                     #expect(ContinuousClock.now < deadline, "the slow call never reached the server")
                     if ContinuousClock.now >= deadline { break }
                     try await Task.sleep(for: .milliseconds(10))

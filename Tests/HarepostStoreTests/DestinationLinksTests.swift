@@ -1,4 +1,5 @@
 import GRDB
+import HarepostContracts
 import HarepostTestSupport
 import Testing
 
@@ -27,8 +28,8 @@ struct DestinationLinksTests {
     @Test func sendsToOneOriginShareCommittedRowsPerTenant() async throws {
         try await withTemporaryDirectory("hp-links") { directory in
             let path = "\(directory)/store.sqlite"
-            let live = Tenant(accountID: "acct_links", environment: "live")
-            let test = Tenant(accountID: "acct_links", environment: "test")
+            let live = Tenant(accountID: "acct_links", environment: .live)
+            let test = Tenant(accountID: "acct_links", environment: .test)
             let engine = try SQLiteEngine(path: path)
             let first = try await engine.insert(.sample(live, origin: "https://a.example")).record.queueID
             let second = try await engine.insert(.sample(live, origin: "https://a.example")).record.queueID

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
@@ -109,11 +110,10 @@ struct DomainVerificationTests {
                 deadline: nil,
                 logger: .init(label: "t")
             )
-            let added = try await service.addDomain(
-                try ProtoMessage("harepost.store.v1.AddDomainRequest", ["domain": .string("example.test")]),
-                context
-            )
-            let value = try #require(added.message("record")?.string("value"))
+            var add = StoreV1.AddDomainRequest()
+            add.domain = "example.test"
+            let added = try await service.addDomain(add, context)
+            let value = try #require(added.record?.value)
 
             let dns = try DNSServer(txt: ["_harepost-challenge.example.test": value])
             try await dns.ready()
@@ -121,24 +121,26 @@ struct DomainVerificationTests {
                 sqlitePath: "\(directory)/store.sqlite",
                 configuration: .init(allowPrivateTargets: true, dnsResolver: dns.resolver)
             )
-            let verify = try ProtoMessage("harepost.store.v1.VerifyDomainRequest", ["domain": .string("example.test")])
-            let verified = ProtoJSON.encode(try await verifying.verifyDomain(verify, context))
+            var verify = StoreV1.VerifyDomainRequest()
+            verify.domain = "example.test"
+            let verified = ProtoJSON.encode(try await verifying.verifyDomain(verify, context).protoMessage)
             #expect(verified["status"] == .string("verified"))
             guard case .string = verified["verified_at"] else { Issue.record("no verified_at"); return }
             // Verifying again is still 200 with the same time.
-            #expect(ProtoJSON.encode(try await verifying.verifyDomain(verify, context)) == verified)
+            #expect(ProtoJSON.encode(try await verifying.verifyDomain(verify, context).protoMessage) == verified)
             // The verified domain covers itself and its subdomains, and nothing else.
-            let send = { (target: String) in
-                try ProtoJSON.decode(
-                    Array(#"{"target": "\#(target)"}"#.utf8),
-                    as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
-                )
-            }
             let loop = MultiThreadedEventLoopGroup.singleton.any()
-            _ = try await verifying.send(try send("https://example.test/hook"), context, on: loop).get()
-            _ = try await verifying.send(try send("https://a.b.example.test/hook"), context, on: loop).get()
+            let send = { @Sendable (target: String) in
+                var request = StoreV1.SendRequest()
+                request.target = target
+                let answer = RPCPromise<StoreV1.SendResponse>(on: loop)
+                verifying.send(request, context, answer)
+                return answer
+            }
+            _ = try await send("https://example.test/hook").get()
+            _ = try await send("https://a.b.example.test/hook").get()
             await #expect(throws: RPCError.self) {
-                try await verifying.send(try send("https://notexample.test/hook"), context, on: loop).get()
+                try await send("https://notexample.test/hook").get()
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostContracts
 import HarepostTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
@@ -15,7 +16,7 @@ struct GroupCommitTests {
     @Test func concurrentSendsShareCommits() async throws {
         try await withTemporaryDirectory("hp-gc") { directory in
             let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
-            let tenant = Tenant(accountID: "acct_gc", environment: "live")
+            let tenant = Tenant(accountID: "acct_gc", environment: .live)
             let policy = SendValidation.resolvePolicy(nil)
             let ids = try await withThrowingTaskGroup(of: String.self) { group in
                 for index in 0..<200 {
@@ -118,7 +119,7 @@ struct GroupCommitTests {
                     let loop = loops[index % 2]
                     tasks.addTask {
                         try await withCheckedThrowingContinuation { continuation in
-                            engine.insert(.sample(Tenant(accountID: "acct_loop", environment: "live")), on: loop) {
+                            engine.insert(.sample(Tenant(accountID: "acct_loop", environment: .live)), on: loop) {
                                 result in
                                 continuation.resume(with: result.map { _ in loop.inEventLoop })
                             }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostContracts
 import HarepostTestSupport
 import Testing
 
@@ -12,7 +13,7 @@ struct SQLiteRowsTests {
     @Test func everyFieldOfADeliveryAndItsAttemptsRoundTrips() async throws {
         try await withTemporaryDirectory("hp-rows") { directory in
             let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
-            let tenant = Tenant(accountID: "acct_rows", environment: "test")
+            let tenant = Tenant(accountID: "acct_rows", environment: .test)
             var policy = SendValidation.resolvePolicy(nil)
             policy.maxAttempts = 7
             policy.respectRetryAfter = false
@@ -37,7 +38,7 @@ struct SQLiteRowsTests {
             #expect(created)
             #expect(inserted.body == new.body)
             #expect(inserted.policy == policy)
-            #expect(inserted.status == "queued" && inserted.nextTrigger == "initial" && inserted.requestID == "req-1")
+            #expect(inserted.status == .queued && inserted.nextTrigger == .initial && inserted.requestID == "req-1")
 
             // What insert answers without reading the row back is what is stored.
             let (stored, noAttempts) = try engine.delivery(new.queueID, tenant: tenant)
@@ -53,7 +54,7 @@ struct SQLiteRowsTests {
             )
             #expect(leased.delivery == inserted)
             let report = AttemptReport(
-                outcome: "failed",
+                outcome: .failed,
                 httpStatus: 503,
                 durationMilliseconds: 42,
                 error: "HTTP 503",
@@ -63,27 +64,27 @@ struct SQLiteRowsTests {
                 requestBodySize: Int64(new.body.count),
                 responseHeadersJSON: "{\"Retry-After\":\"5\"}",
                 responseBody: "busy",
-                newStatus: "retrying",
+                newStatus: .retrying,
                 nextAttemptAt: new.createdAt + 5000
             )
             let now = new.createdAt + 100
             #expect(
-                try await engine.record(report, queueID: new.queueID, leaseID: leased.leaseID, now: now) == "retrying"
+                try await engine.record(report, queueID: new.queueID, leaseID: leased.leaseID, now: now) == .retrying
             )
 
             let (afterAttempt, attempts) = try engine.delivery(new.queueID, tenant: tenant)
-            #expect(afterAttempt.status == "retrying")
+            #expect(afterAttempt.status == .retrying)
             #expect(afterAttempt.attempts == 1)
             #expect(afterAttempt.lastStatus == 503)
             #expect(afterAttempt.updatedAt == now)
-            #expect(afterAttempt.nextTrigger == "retry")
+            #expect(afterAttempt.nextTrigger == .retry)
             let attempt = try #require(attempts.first)
             #expect(attempts.count == 1)
             #expect(attempt.queueID == new.queueID)
             #expect(attempt.tenant == tenant)
             #expect(attempt.connectionID.hasPrefix("conn_") && attempt.destinationID.hasPrefix("dest_"))
             #expect(attempt.connectionName == "your-app.com" && attempt.destinationName == "your-app.com")
-            #expect(attempt.attemptNumber == 1 && attempt.triggerType == "initial" && attempt.outcome == "failed")
+            #expect(attempt.attemptNumber == 1 && attempt.triggerType == .initial && attempt.outcome == .failed)
             #expect(attempt.httpStatus == 503 && attempt.durationMilliseconds == 42 && attempt.error == "HTTP 503")
             #expect(attempt.requestURL == new.target && attempt.requestMethod == "PUT")
             #expect(attempt.requestHeadersJSON == report.requestHeadersJSON)
@@ -103,7 +104,7 @@ struct SQLiteRowsTests {
     @Test func absentOptionalFieldsAreStoredAsNull() async throws {
         try await withTemporaryDirectory("hp-rows-null") { directory in
             let engine = try SQLiteEngine(path: "\(directory)/store.sqlite")
-            let tenant = Tenant(accountID: "acct_null", environment: "live")
+            let tenant = Tenant(accountID: "acct_null", environment: .live)
             let first = try await engine.insert(.sample(tenant))
             let second = try await engine.insert(.sample(tenant))
             #expect(first.created && second.created)

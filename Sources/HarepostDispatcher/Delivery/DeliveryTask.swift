@@ -1,3 +1,4 @@
+import HarepostContracts
 import HarepostProto
 import HarepostRetryPolicy
 
@@ -5,7 +6,6 @@ import HarepostRetryPolicy
 struct DeliveryTask: Sendable {
     let queueID: String
     let accountID: String
-    let environment: String
     let leaseID: String
     let leaseExpiresAt: UnixMilliseconds
     let attemptNumber: Int
@@ -20,31 +20,30 @@ struct DeliveryTask: Sendable {
     let policy: RetryPolicy
     let timeoutMilliseconds: Int64
 
-    init(_ message: ProtoMessage) throws(ProtoError) {
-        queueID = message.string("queue_id") ?? ""
-        accountID = message.string("account_id") ?? ""
-        environment = message.enumName("environment") ?? "live"
-        leaseID = message.string("lease_id") ?? ""
-        leaseExpiresAt = message.message("lease_expires_at")?.unixMilliseconds ?? 0
-        attemptNumber = Int(message.int64("attempt_number") ?? 1)
-        target = message.string("target") ?? ""
-        method = message.string("method") ?? "POST"
-        headers = message.stringMap("headers")
-        body = message["body"]?.bytesValue ?? []
-        idempotencyKey = message.has("idempotency_key") ? message.string("idempotency_key") : nil
-        requestID = message.has("request_id") ? message.string("request_id") : nil
-        sign = message.bool("sign") ?? false
+    init(_ task: StoreV1.DeliveryTask) {
+        queueID = task.queueID
+        accountID = task.accountID
+        leaseID = task.leaseID
+        leaseExpiresAt = task.leaseExpiresAt?.unixMilliseconds ?? 0
+        attemptNumber = Int(task.attemptNumber)
+        target = task.target
+        method = task.method.isEmpty ? "POST" : task.method
+        headers = task.headers
+        body = task.body
+        idempotencyKey = task.idempotencyKey
+        requestID = task.requestID
+        sign = task.sign
         // The store resolves and clamps every policy field; these defaults only
         // guard against a task from an older store that left one out.
-        let delivery = message.message("delivery")
+        let delivery = task.delivery
         policy = RetryPolicy(
-            maxAttempts: Int(delivery?.int64("max_attempts") ?? 5),
-            backoff: RetryPolicy.Backoff(rawValue: delivery?.enumName("backoff") ?? "") ?? .exponential,
-            baseDelayMilliseconds: delivery?.int64("base_delay_ms") ?? 1000,
-            maxDelayMilliseconds: delivery?.int64("max_delay_ms") ?? 3_600_000,
-            jitter: RetryPolicy.Jitter(rawValue: delivery?.enumName("jitter") ?? "") ?? .full,
-            respectRetryAfter: delivery?.bool("respect_retry_after") ?? true
+            maxAttempts: Int(delivery?.maxAttempts ?? 5),
+            backoff: delivery?.backoff == .fixed ? .fixed : .exponential,
+            baseDelayMilliseconds: delivery?.baseDelayMs ?? 1000,
+            maxDelayMilliseconds: delivery?.maxDelayMs ?? 3_600_000,
+            jitter: delivery?.jitter == StoreV1.Jitter.none ? .none : .full,
+            respectRetryAfter: delivery?.respectRetryAfter ?? true
         )
-        timeoutMilliseconds = delivery?.int64("timeout_ms") ?? 10_000
+        timeoutMilliseconds = delivery?.timeoutMs ?? 10_000
     }
 }

@@ -1,3 +1,4 @@
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 
@@ -34,27 +35,18 @@ actor SigningSecrets {
     }
 
     private func fetch(_ accountID: String) async throws(RPCError) -> Entry {
-        let request: ProtoMessage
-        do {
-            request = try ProtoMessage("harepost.auth.v1.ListSigningSecretsRequest")
-        } catch {
-            throw RPCError(.internal, "\(error)")
-        }
         let response = try await auth.call(
-            "harepost.auth.v1.Auth/ListSigningSecrets",
-            request,
+            AuthV1.Auth.ListSigningSecrets.self,
+            AuthV1.ListSigningSecretsRequest(),
             options: RPCCallOptions(
                 timeout: .seconds(5),
                 metadata: [RPCMetadataKey.accountID: accountID],
                 idempotent: true
             )
         )
-        let previous = response.values("previous").compactMap(\.messageValue).map { message in
-            (
-                secret: message.string("signing_secret") ?? "",
-                validUntil: message.message("valid_until")?.unixMilliseconds ?? 0
-            )
+        let previous = response.previous.map { entry in
+            (secret: entry.signingSecret, validUntil: entry.validUntil?.unixMilliseconds ?? 0)
         }
-        return Entry(current: response.string("signing_secret") ?? "", previous: previous, fetchedAt: .now)
+        return Entry(current: response.signingSecret, previous: previous, fetchedAt: .now)
     }
 }

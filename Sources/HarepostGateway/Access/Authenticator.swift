@@ -1,4 +1,4 @@
-import HarepostProto
+import HarepostContracts
 import HarepostRPC
 import NIOConcurrencyHelpers
 
@@ -40,21 +40,18 @@ final class Authenticator: Sendable {
     func principal(for key: String, requestID: String) async throws(RPCError) -> Principal {
         let now = ContinuousClock.now
         if let principal = cachedPrincipal(for: key) { return principal }
-        let request: ProtoMessage
-        do {
-            request = try ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(key)])
-        } catch {
-            throw RPCError(.internal, "\(error)")
-        }
+        var request = AuthV1.AuthenticateRequest()
+        request.apiKey = key
         let response = try await auth.call(
-            "harepost.auth.v1.Auth/Authenticate",
+            AuthV1.Auth.Authenticate.self,
             request,
             options: RPCCallOptions(timeout: timeout, metadata: [RPCMetadataKey.requestID: requestID], idempotent: true)
         )
         let principal = Principal(
-            accountID: response.string("account_id") ?? "",
-            environment: response.enumName("environment") ?? "live",
-            rateLimitPerMinute: Int(response.int64("rate_limit_per_minute") ?? 0)
+            accountID: response.accountID,
+            // The call metadata's value, as the store expects it ("live", "test").
+            environment: response.environment.jsonName,
+            rateLimitPerMinute: Int(response.rateLimitPerMinute)
         )
         cache.withLockedValue { cache in
             if cache.count >= Self.maximumCachedKeys {

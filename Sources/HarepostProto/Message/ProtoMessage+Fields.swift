@@ -53,28 +53,40 @@ extension ProtoMessage {
 
     /// A `map<string, string>` field as a dictionary.
     public func stringMap(_ name: String) -> [String: String] {
-        var result: [String: String] = [:]
-        for entry in values(name) {
-            guard let entry = entry.messageValue, let key = entry.string("key") else { continue }
-            result[key] = entry.string("value") ?? ""
-        }
-        return result
+        descriptor.field(named: name).map { stringMap(of: $0) } ?? [:]
     }
 
     /// Sets a `map<string, string>` field (entries sorted by key, so packing is deterministic).
     public mutating func set(_ name: String, stringMap: [String: String]) throws(ProtoError) {
         let field = try field(name)
-        guard field.isMap, let entryType = field.messageType else {
-            throw .typeMismatch(message: descriptor.fullName, field: name, expected: "a map")
+        guard field.isMap, field.messageType?.fields.last?.kind == .string else {
+            throw .typeMismatch(message: descriptor.fullName, field: name, expected: "a map of strings")
         }
-        var entries: [ProtoValue] = []
-        for (key, value) in stringMap.sorted(by: { $0.key < $1.key }) {
+        store(.unset, at: field.index)
+        let entries = Self.entries(stringMap, field: field)
+        if !entries.isEmpty { store(.list(entries), at: field.index) }
+    }
+
+    /// A map field's entries read as a dictionary: an entry's key is its
+    /// first slot and its value its second (how protoc lowers `map<K, V>`).
+    func stringMap(of field: FieldDescriptor) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in values(of: field) {
+            guard let entry = entry.messageValue, let key = entry.value(at: 0)?.stringValue else { continue }
+            result[key] = entry.value(at: 1)?.stringValue ?? ""
+        }
+        return result
+    }
+
+    /// The entries of a `map<string, string>` field, sorted by key.
+    static func entries(_ map: [String: String], field: FieldDescriptor) -> [ProtoValue] {
+        guard let entryType = field.messageType else { return [] }
+        return map.sorted(by: { $0.key < $1.key }).map { key, value in
             var entry = ProtoMessage(entryType)
-            try entry.set("key", .string(key))
-            try entry.set("value", .string(value))
-            entries.append(.message(entry))
+            entry.set(at: 0, .string(key))
+            entry.set(at: 1, .string(value))
+            return .message(entry)
         }
-        try set(field, values: entries)
     }
 }
 

@@ -1,3 +1,4 @@
+public import HarepostContracts
 public import HarepostProto
 public import Logging
 import NIOCore
@@ -69,7 +70,7 @@ public final class InProcessCaller: RPCCaller, Sendable {
         }
     }
 
-    public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
+    public func checkHealth(timeout: Duration) async throws(RPCError) -> RPCV1.HealthCheckResponse {
         RPCHealth.response(component: "in-process", version: HarepostRPCVersion.current, draining: false, inFlight: 0)
     }
 

@@ -1,3 +1,4 @@
+public import HarepostContracts
 public import HarepostProto
 import HarepostTime
 import Logging
@@ -167,10 +168,10 @@ extension RPCClient {
     }
 
     /// The server's `harepost.rpc.v1.Health/Check` answer.
-    public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
+    public func checkHealth(timeout: Duration) async throws(RPCError) -> RPCV1.HealthCheckResponse {
         try await call(
-            RPCHealth.checkPath,
-            try! ProtoMessage("harepost.rpc.v1.HealthCheckRequest"),
+            RPCHealth.Check.self,
+            RPCV1.HealthCheckRequest(),
             options: RPCCallOptions(timeout: timeout, idempotent: true)
         )
     }

@@ -1,3 +1,4 @@
+public import HarepostContracts
 public import HarepostProto
 public import Logging
 import NIOCore
@@ -20,7 +21,7 @@ public protocol RPCCaller: Service {
         completion: @escaping @Sendable (Result<ProtoMessage, RPCError>) -> Void
     )
     /// The server's `harepost.rpc.v1.Health/Check` answer.
-    func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage
+    func checkHealth(timeout: Duration) async throws(RPCError) -> RPCV1.HealthCheckResponse
 }
 
 extension RPCCaller {
@@ -28,7 +29,7 @@ extension RPCCaller {
         try await call(path, request, options: RPCCallOptions())
     }
 
-    public func checkHealth() async throws(RPCError) -> ProtoMessage {
+    public func checkHealth() async throws(RPCError) -> RPCV1.HealthCheckResponse {
         try await checkHealth(timeout: .seconds(2))
     }
 }
@@ -90,8 +91,8 @@ public final class RPCClientGroup: RPCCaller, Sendable {
 
     /// Every connection's health, asked at once: a failure if any fails,
     /// else one of the answers.
-    public func checkHealth(timeout: Duration) async throws(RPCError) -> ProtoMessage {
-        let answers = await withTaskGroup(of: Result<ProtoMessage, RPCError>.self) { group in
+    public func checkHealth(timeout: Duration) async throws(RPCError) -> RPCV1.HealthCheckResponse {
+        let answers = await withTaskGroup(of: Result<RPCV1.HealthCheckResponse, RPCError>.self) { group in
             for client in clients {
                 group.addTask {
                     do throws(RPCError) {
@@ -103,7 +104,7 @@ public final class RPCClientGroup: RPCCaller, Sendable {
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        var answer: ProtoMessage?
+        var answer: RPCV1.HealthCheckResponse?
         for result in answers {
             switch result {
             case .success(let message): answer = message

@@ -1,9 +1,9 @@
 import Foundation
-import HarepostProto
+import HarepostContracts
 
 /// The health method every server answers.
 enum RPCHealth {
-    static let checkPath = "harepost.rpc.v1.Health/Check"
+    typealias Check = RPCV1.Health.Check
 
     static func response(
         component: String,
@@ -11,13 +11,13 @@ enum RPCHealth {
         draining: Bool,
         serving: Bool = true,
         inFlight: Int
-    ) -> ProtoMessage {
-        var response = try! ProtoMessage("harepost.rpc.v1.HealthCheckResponse")
-        try! response.set("status", enumName: draining ? "draining" : serving ? "serving" : "not_serving")
-        try! response.set("component", .string(component))
-        try! response.set("version", .string(version))
-        try! response.set("in_flight", .uint64(UInt64(max(0, inFlight))))
-        try! response.set("pid", .int32(getpid()))
+    ) -> RPCV1.HealthCheckResponse {
+        var response = RPCV1.HealthCheckResponse()
+        response.status = draining ? .draining : serving ? .serving : .notServing
+        response.component = component
+        response.version = version
+        response.inFlight = UInt64(max(0, inFlight))
+        response.pid = getpid()
         return response
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostTime
 public import Logging
@@ -81,7 +82,7 @@ public final class RPCServer: Service {
         let state = self.state
         let isServing = router.isServing
         try! router.register(
-            RPCHealth.checkPath,
+            RPCHealth.Check.self,
             immediate: { _, _ in
                 let (draining, inFlight) = state.withLockedValue { ($0.draining, $0.inFlight) }
                 return RPCHealth.response(

@@ -1,3 +1,4 @@
+import HarepostContracts
 import HarepostProto
 import NIOCore
 
@@ -30,7 +31,8 @@ protocol StorageEngine: Sendable {
     // (RPCRouter.register(_:immediate:)).
     func delivery(_ queueID: String, tenant: Tenant) throws -> (DeliveryRecord, [AttemptRecord])
     /// Newest first; `before` is an exclusive keyset position from a previous page.
-    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) throws -> [DeliveryRecord]
+    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) throws
+        -> [DeliveryRecord]
     func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
         records: [AttemptRecord], total: Int64
     )
@@ -43,7 +45,8 @@ protocol StorageEngine: Sendable {
     func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds?
     /// How much work is waiting: for metrics.
     func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth
-    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws
+        -> StoreV1.DeliveryStatus
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord
 
     // Health

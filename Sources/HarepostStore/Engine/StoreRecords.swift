@@ -1,12 +1,13 @@
 import Foundation
+public import HarepostContracts
 import HarepostProto
 
 /// Whose data a call may see: an account and one of its environments.
 public struct Tenant: Sendable, Hashable {
     public let accountID: String
-    public let environment: String
+    public let environment: AuthV1.Environment
 
-    public init(accountID: String, environment: String) {
+    public init(accountID: String, environment: AuthV1.Environment) {
         self.accountID = accountID
         self.environment = environment
     }
@@ -15,10 +16,10 @@ public struct Tenant: Sendable, Hashable {
 /// A delivery's retry policy, resolved (every value present, clamped).
 public struct DeliveryPolicy: Sendable, Equatable {
     public var maxAttempts: Int64
-    public var backoff: String
+    public var backoff: StoreV1.Backoff
     public var baseDelayMilliseconds: Int64
     public var maxDelayMilliseconds: Int64
-    public var jitter: String
+    public var jitter: StoreV1.Jitter
     public var timeoutMilliseconds: Int64
     public var respectRetryAfter: Bool
 }
@@ -55,12 +56,12 @@ struct DeliveryRecord: Sendable, Equatable {
     let sign: Bool
     let idempotencyKey: String?
     let policy: DeliveryPolicy
-    let status: String
+    let status: StoreV1.DeliveryStatus
     let attempts: Int64
     let lastStatus: Int64?
     let createdAt: UnixMilliseconds
     let updatedAt: UnixMilliseconds
-    let nextTrigger: String
+    let nextTrigger: StoreV1.TriggerType
     let requestID: String?
 }
 
@@ -74,8 +75,8 @@ struct AttemptRecord: Sendable, Equatable {
     let connectionName: String
     let destinationName: String
     let attemptNumber: Int64
-    let triggerType: String
-    let outcome: String
+    let triggerType: StoreV1.TriggerType
+    let outcome: StoreV1.AttemptOutcome
     let httpStatus: Int64?
     let durationMilliseconds: Int64?
     let error: String?
@@ -103,7 +104,7 @@ struct LeasedDelivery: Sendable {
 
 /// What a dispatcher reports for one attempt.
 struct AttemptReport: Sendable {
-    let outcome: String
+    let outcome: StoreV1.AttemptOutcome
     let httpStatus: Int64?
     let durationMilliseconds: Int64?
     let error: String?
@@ -113,14 +114,14 @@ struct AttemptReport: Sendable {
     let requestBodySize: Int64
     let responseHeadersJSON: String?
     let responseBody: String?
-    let newStatus: String
+    let newStatus: StoreV1.DeliveryStatus
     let nextAttemptAt: UnixMilliseconds?
 }
 
 struct DomainRecord: Sendable {
     let domain: String
     let token: String
-    let status: String
+    let status: StoreV1.DomainStatus
     let createdAt: UnixMilliseconds
     let verifiedAt: UnixMilliseconds?
 }
@@ -129,7 +130,7 @@ struct AttemptFilter: Sendable {
     var eventID: String?
     var connectionID: String?
     var destinationID: String?
-    var outcome: String?
+    var outcome: StoreV1.AttemptOutcome?
     var isDLQ: Bool?
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HarepostContracts
 import HarepostProto
 import NIOCore
 
@@ -56,7 +57,7 @@ extension SQLiteEngine {
         DomainRecord(
             domain: row["domain"],
             token: row["token"],
-            status: row["status"],
+            status: row["status"] ?? .unspecified,
             createdAt: row["created_at"],
             verifiedAt: row["verified_at"]
         )
@@ -97,12 +98,12 @@ extension SQLiteEngine {
             sign: delivery.sign,
             idempotencyKey: delivery.idempotencyKey,
             policy: policy,
-            status: "queued",
+            status: .queued,
             attempts: 0,
             lastStatus: nil,
             createdAt: delivery.createdAt,
             updatedAt: delivery.createdAt,
-            nextTrigger: "initial",
+            nextTrigger: .initial,
             requestID: delivery.requestID
         )
         commits.write(
@@ -216,7 +217,9 @@ extension SQLiteEngine {
         }
     }
 
-    func deliveries(tenant: Tenant, status: String?, before: Int64?, limit: Int) throws -> [DeliveryRecord] {
+    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) throws
+        -> [DeliveryRecord]
+    {
         try pointRead { db in
             var sql = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND environment = ?"
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
@@ -349,7 +352,8 @@ extension SQLiteEngine {
         }
     }
 
-    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws -> String
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws
+        -> StoreV1.DeliveryStatus
     {
         try await commits.write { db in
             let leased = try SQLiteRows.first(
@@ -363,8 +367,8 @@ extension SQLiteEngine {
             }
             guard let (delivery, holder, expiresAt) = leased else { throw StorageError.notFound }
             guard holder == leaseID, expiresAt > now else { throw StorageError.leaseNotHeld }
-            let terminal = report.newStatus != "retrying"
-            let deadLettered = report.newStatus == "dead_letter" || report.newStatus == "rejected"
+            let terminal = report.newStatus != .retrying
+            let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
             try db.cachedStatement(
                 sql: """
                     INSERT INTO attempts (
@@ -399,9 +403,9 @@ extension SQLiteEngine {
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {
         try await commits.write { db in
             let current = try Self.delivery(queueID, tenant: tenant, db)
-            guard current.status == "dead_letter" || current.status == "rejected" else {
+            guard current.status == .deadLetter || current.status == .rejected else {
                 throw StorageError.invalidState(
-                    "only a rejected or dead_letter delivery can be retried; this one is \(current.status)"
+                    "only a rejected or dead_letter delivery can be retried; this one is \(current.status.jsonName)"
                 )
             }
             try db.cachedStatement(

@@ -1,6 +1,7 @@
 import CSQLiteConfig
 import Foundation
 import GRDB
+import HarepostContracts
 import HarepostSQLite
 
 /// The embedded storage engine: one SQLite file (`<data-dir>/store.sqlite`) in
@@ -178,7 +179,7 @@ final class SQLiteEngine: StorageEngine {
 final class DestinationLinks: Sendable {
     struct Key: Hashable, Sendable {
         let accountID: String
-        let environment: String
+        let environment: AuthV1.Environment
         let origin: String
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostCurl
 import HarepostJSON
 import HarepostProto
@@ -19,19 +20,21 @@ struct SendValidation {
     ]
 
     /// The documented ranges; out-of-range values are clamped, never rejected.
-    static func resolvePolicy(_ message: ProtoMessage?) -> DeliveryPolicy {
-        func clamped(_ name: String, _ fallback: Int64, _ range: ClosedRange<Int64>) -> Int64 {
-            min(max(message?.int64(name) ?? fallback, range.lowerBound), range.upperBound)
+    static func resolvePolicy(_ policy: StoreV1.DeliveryPolicy?) -> DeliveryPolicy {
+        func clamped(_ value: Int64?, _ fallback: Int64, _ range: ClosedRange<Int64>) -> Int64 {
+            min(max(value ?? fallback, range.lowerBound), range.upperBound)
         }
-        let base = clamped("base_delay_ms", 1000, 100...60_000)
+        // An unspecified or unknown enum value is the default, as an absent one is.
+        let backoff: StoreV1.Backoff? = policy?.backoff == .fixed ? .fixed : nil
+        let jitter: StoreV1.Jitter? = policy?.jitter == StoreV1.Jitter.none ? StoreV1.Jitter.none : nil
         return DeliveryPolicy(
-            maxAttempts: clamped("max_attempts", 5, 1...25),
-            backoff: message?.enumName("backoff") ?? "exponential",
-            baseDelayMilliseconds: base,
-            maxDelayMilliseconds: clamped("max_delay_ms", 3_600_000, 1000...43_200_000),
-            jitter: message?.enumName("jitter") ?? "full",
-            timeoutMilliseconds: clamped("timeout_ms", 10_000, 1000...30_000),
-            respectRetryAfter: message?.bool("respect_retry_after") ?? true
+            maxAttempts: clamped(policy?.maxAttempts, 5, 1...25),
+            backoff: backoff ?? .exponential,
+            baseDelayMilliseconds: clamped(policy?.baseDelayMs, 1000, 100...60_000),
+            maxDelayMilliseconds: clamped(policy?.maxDelayMs, 3_600_000, 1000...43_200_000),
+            jitter: jitter ?? .full,
+            timeoutMilliseconds: clamped(policy?.timeoutMs, 10_000, 1000...30_000),
+            respectRetryAfter: policy?.respectRetryAfter ?? true
         )
     }
 
@@ -81,9 +84,9 @@ struct SendValidation {
         return Target(url: text, host: url.host, origin: url.origin)
     }
 
-    static func method(_ message: ProtoMessage) throws(RPCError) -> String {
-        guard message.has("method") else { return "POST" }
-        let method = (message.string("method") ?? "").uppercased()
+    static func method(_ request: StoreV1.SendRequest) throws(RPCError) -> String {
+        guard let requested = request.method else { return "POST" }
+        let method = requested.uppercased()
         guard allowedMethods.contains(method) else {
             throw .invalidArgument("method must be one of \(allowedMethods.joined(separator: ", "))")
         }
@@ -93,11 +96,12 @@ struct SendValidation {
     /// The headers to forward and the body bytes: a string body is sent as-is;
     /// any other JSON value is JSON-encoded with `Content-Type: application/json`
     /// unless the client named a content type. GET sends no body.
-    static func headersAndBody(_ message: ProtoMessage, method: String) throws(RPCError) -> ([String: String], [UInt8])
-    {
+    static func headersAndBody(_ request: StoreV1.SendRequest, method: String) throws(RPCError) -> (
+        [String: String], [UInt8]
+    ) {
         var headers: [String: String] = [:]
         var seen: [String: String] = [:]
-        for (name, value) in message.stringMap("headers") {
+        for (name, value) in request.headers {
             let lower = name.lowercased()
             // Header names are case-insensitive: "X-A" and "x-a" are one
             // header, and which value would win is not the client's to guess.
@@ -114,12 +118,12 @@ struct SendValidation {
             if strippedHeaders.contains(lower) || lower.hasPrefix("proxy-") { continue }
             headers[name] = value
         }
-        guard method != "GET", let body = message.message("body") else { return (headers, []) }
+        guard method != "GET", let body = request.body else { return (headers, []) }
         let bytes: [UInt8]
-        if body.has("string_value") {
-            bytes = Array((body.string("string_value") ?? "").utf8)
+        if let text = body.stringValue {
+            bytes = Array(text.utf8)
         } else {
-            bytes = ProtoJSON.encodeBytes(body)
+            bytes = ProtoJSON.encodeBytes(body.protoMessage)
             if !headers.keys.contains(where: { $0.lowercased() == "content-type" }) {
                 headers["Content-Type"] = "application/json"
             }
@@ -141,8 +145,8 @@ struct SendValidation {
         }
     }
 
-    static func idempotencyKey(_ message: ProtoMessage) throws(RPCError) -> String? {
-        guard message.has("idempotency_key"), let key = message.string("idempotency_key") else { return nil }
+    static func idempotencyKey(_ request: StoreV1.SendRequest) throws(RPCError) -> String? {
+        guard let key = request.idempotencyKey else { return nil }
         guard !key.isEmpty, key.utf8.count <= maximumIdempotencyKeyLength else {
             throw .invalidArgument("idempotency_key must be 1 to \(maximumIdempotencyKeyLength) bytes of UTF-8")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 import ServiceLifecycle
@@ -8,12 +9,12 @@ extension StoreService {
 
     /// Long poll: answers as soon as work is due, or with no tasks when
     /// `wait_ms` (bounded by the call's deadline) runs out.
-    func claimDue(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        let requested = request.int64("max_tasks") ?? 0
-        guard (1...Int64(Self.maximumTasksPerClaim)).contains(requested) else {
+    func claimDue(_ request: StoreV1.ClaimDueRequest, _ context: RPCContext) async throws -> StoreV1.ClaimDueResponse {
+        let requested = request.maxTasks
+        guard (1...Int32(Self.maximumTasksPerClaim)).contains(requested) else {
             throw RPCError.invalidArgument("max_tasks must be between 1 and \(Self.maximumTasksPerClaim)")
         }
-        let wait = min(Duration.milliseconds(max(0, request.int64("wait_ms") ?? 0)), configuration.maximumClaimWait)
+        let wait = min(Duration.milliseconds(max(0, request.waitMs)), configuration.maximumClaimWait)
         // Answer a little before the caller's deadline so the reply still counts.
         var giveUp = ContinuousClock.now + wait
         if let deadline = context.deadline { giveUp = min(giveUp, deadline - .milliseconds(200)) }
@@ -27,8 +28,8 @@ extension StoreService {
             )
             let remaining = giveUp - .now
             if !leased.isEmpty || remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully {
-                var response = try ProtoMessage("harepost.store.v1.ClaimDueResponse")
-                try response.set("tasks", values: try leased.map { .message(try Self.task($0)) })
+                var response = StoreV1.ClaimDueResponse()
+                response.tasks = leased.map(Self.task)
                 return response
             }
             // Sleep until the next delivery (or lease expiry) is due, a send arrives, or time is up.
@@ -42,87 +43,81 @@ extension StoreService {
         }
     }
 
-    static func task(_ leased: LeasedDelivery) throws -> ProtoMessage {
+    static func task(_ leased: LeasedDelivery) -> StoreV1.DeliveryTask {
         let delivery = leased.delivery
-        let headers = HeaderJSON.decode(delivery.headersJSON)
-        var policy = try ProtoMessage(
-            "harepost.store.v1.DeliveryPolicy",
-            [
-                "max_attempts": .int64(delivery.policy.maxAttempts),
-                "base_delay_ms": .int64(delivery.policy.baseDelayMilliseconds),
-                "max_delay_ms": .int64(delivery.policy.maxDelayMilliseconds),
-                "timeout_ms": .int64(delivery.policy.timeoutMilliseconds),
-                "respect_retry_after": .bool(delivery.policy.respectRetryAfter),
-            ]
-        )
-        try policy.set("backoff", enumName: delivery.policy.backoff)
-        try policy.set("jitter", enumName: delivery.policy.jitter)
-        var task = try ProtoMessage(
-            "harepost.store.v1.DeliveryTask",
-            [
-                "queue_id": .string(delivery.queueID), "account_id": .string(delivery.tenant.accountID),
-                "lease_id": .string(leased.leaseID),
-                "lease_expires_at": .timestamp(unixMilliseconds: leased.leaseExpiresAt),
-                "attempt_number": .int32(Int32(clamping: leased.attemptNumber)), "target": .string(delivery.target),
-                "method": .string(delivery.method), "body": .bytes(delivery.body),
-                "idempotency_key": delivery.idempotencyKey.map(ProtoValue.string), "sign": .bool(delivery.sign),
-                "request_id": delivery.requestID.map(ProtoValue.string),
-                "delivery": .message(policy), "created_at": .timestamp(unixMilliseconds: delivery.createdAt),
-            ]
-        )
-        try task.set("environment", enumName: delivery.tenant.environment)
-        try task.set("trigger_type", enumName: delivery.nextTrigger)
-        try task.set("headers", stringMap: headers)
+        var policy = StoreV1.DeliveryPolicy()
+        policy.maxAttempts = delivery.policy.maxAttempts
+        policy.backoff = delivery.policy.backoff
+        policy.baseDelayMs = delivery.policy.baseDelayMilliseconds
+        policy.maxDelayMs = delivery.policy.maxDelayMilliseconds
+        policy.jitter = delivery.policy.jitter
+        policy.timeoutMs = delivery.policy.timeoutMilliseconds
+        policy.respectRetryAfter = delivery.policy.respectRetryAfter
+        var task = StoreV1.DeliveryTask()
+        task.queueID = delivery.queueID
+        task.accountID = delivery.tenant.accountID
+        task.environment = delivery.tenant.environment
+        task.leaseID = leased.leaseID
+        task.leaseExpiresAt = GoogleProtobuf.Timestamp(unixMilliseconds: leased.leaseExpiresAt)
+        task.attemptNumber = Int32(clamping: leased.attemptNumber)
+        task.triggerType = delivery.nextTrigger
+        task.target = delivery.target
+        task.method = delivery.method
+        task.headers = HeaderJSON.decode(delivery.headersJSON)
+        task.body = delivery.body
+        task.idempotencyKey = delivery.idempotencyKey
+        task.sign = delivery.sign
+        task.delivery = policy
+        task.createdAt = GoogleProtobuf.Timestamp(unixMilliseconds: delivery.createdAt)
+        task.requestID = delivery.requestID
         return task
     }
 
     static let maximumRecordedResponseBody = 4096
-    static let terminalOrRetrying: Set<String> = ["retrying", "delivered", "rejected", "dead_letter"]
+    static let terminalOrRetrying: Set<StoreV1.DeliveryStatus> = [.retrying, .delivered, .rejected, .deadLetter]
 
     /// Records one attempt and the delivery's new status in one transaction,
     /// only under the caller's valid lease.
-    func recordAttempt(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
-        let queueID = request.string("queue_id") ?? ""
-        let leaseID = request.string("lease_id") ?? ""
-        guard let attempt = request.message("attempt"), let outcome = attempt.enumName("outcome"),
-            outcome != "unspecified"
-        else {
+    func recordAttempt(_ request: StoreV1.RecordAttemptRequest, _ context: RPCContext) async throws
+        -> StoreV1.RecordAttemptResponse
+    {
+        let queueID = request.queueID
+        guard let attempt = request.attempt, attempt.outcome != .unspecified else {
             throw RPCError.invalidArgument("attempt.outcome is required")
         }
-        guard let newStatus = request.enumName("new_status"), Self.terminalOrRetrying.contains(newStatus) else {
+        let newStatus = request.newStatus
+        guard Self.terminalOrRetrying.contains(newStatus) else {
             throw RPCError.invalidArgument("new_status must be retrying, delivered, rejected or dead_letter")
         }
-        let nextAttemptAt = request.message("next_attempt_at")?.unixMilliseconds
-        guard newStatus != "retrying" || nextAttemptAt != nil else {
+        let nextAttemptAt = request.nextAttemptAt?.unixMilliseconds
+        guard newStatus != .retrying || nextAttemptAt != nil else {
             throw RPCError.invalidArgument("next_attempt_at is required when new_status is retrying")
         }
         func json(_ map: [String: String]) -> String? { map.isEmpty ? nil : HeaderJSON.encode(map) }
-        let responseBody = attempt["response_body"]?.bytesValue.map { bytes in
-            String(decoding: bytes.prefix(Self.maximumRecordedResponseBody), as: UTF8.self)
-        }
         let report = AttemptReport(
-            outcome: outcome,
-            httpStatus: attempt.has("http_status") ? attempt.int64("http_status") : nil,
-            durationMilliseconds: attempt.has("duration_ms") ? attempt.int64("duration_ms") : nil,
-            error: attempt.has("error") ? attempt.string("error") : nil,
-            requestURL: attempt.string("request_url") ?? "",
-            requestMethod: attempt.string("request_method") ?? "",
-            requestHeadersJSON: json(attempt.stringMap("request_headers")),
-            requestBodySize: attempt.int64("request_body_size") ?? 0,
-            responseHeadersJSON: json(attempt.stringMap("response_headers")),
-            responseBody: attempt.has("response_body") ? responseBody : nil,
+            outcome: attempt.outcome,
+            httpStatus: attempt.httpStatus.map(Int64.init),
+            durationMilliseconds: attempt.durationMs,
+            error: attempt.error,
+            requestURL: attempt.requestURL,
+            requestMethod: attempt.requestMethod,
+            requestHeadersJSON: json(attempt.requestHeaders),
+            requestBodySize: attempt.requestBodySize,
+            responseHeadersJSON: json(attempt.responseHeaders),
+            responseBody: attempt.responseBody.isEmpty
+                ? nil : String(decoding: attempt.responseBody.prefix(Self.maximumRecordedResponseBody), as: UTF8.self),
             newStatus: newStatus,
-            nextAttemptAt: newStatus == "retrying" ? nextAttemptAt : nil
+            nextAttemptAt: newStatus == .retrying ? nextAttemptAt : nil
         )
-        let status: String
+        let status: StoreV1.DeliveryStatus
         do {
-            status = try await engine.record(report, queueID: queueID, leaseID: leaseID, now: now)
+            status = try await engine.record(report, queueID: queueID, leaseID: request.leaseID, now: now)
         } catch StorageError.notFound {
             throw RPCError.notFound("no delivery \(queueID)")
         }
-        if status == "retrying" { due.notify() }
-        var response = try ProtoMessage("harepost.store.v1.RecordAttemptResponse")
-        try response.set("status", enumName: status)
+        if status == .retrying { due.notify() }
+        var response = StoreV1.RecordAttemptResponse()
+        response.status = status
         return response
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostJSON
 import HarepostNetworkPolicy
 import HarepostProto
@@ -59,48 +60,39 @@ public struct StoreService: Sendable {
     }
 
     public func router() throws -> RPCRouter {
+        typealias Store = StoreV1.Store
+        typealias Method<M: RPCMethodContract> =
+            @Sendable (StoreService) -> (M.Input, RPCContext) async throws -> M.Output
         var router = RPCRouter()
-        let methods: [(String, @Sendable (StoreService, ProtoMessage, RPCContext) async throws -> ProtoMessage)] = [
-            ("AddDomain", { try await $0.addDomain($1, $2) }),
-            ("VerifyDomain", { try await $0.verifyDomain($1, $2) }),
-            ("ListDomains", { try await $0.listDomains($1, $2) }),
-            ("RetryDelivery", { try await $0.retryDelivery($1, $2) }),
-            ("ListDeliveryAttempts", { try await $0.listDeliveryAttempts($1, $2) }),
-            ("ClaimDue", { try await $0.claimDue($1, $2) }),
-            ("RecordAttempt", { try await $0.recordAttempt($1, $2) }),
-        ]
-        for (name, method) in methods {
-            try router.register("harepost.store.v1.Store/\(name)") { request, context in
-                do {
-                    return try await method(self, request, context)
-                } catch {
-                    throw status(of: error, context)
-                }
+        // Each handler's errors become the caller's statuses (`status(of:_:)`).
+        func register<M: RPCMethodContract>(_ method: M.Type, _ handler: @escaping Method<M>) throws {
+            try router.register(method) { request, context in
+                do { return try await handler(self)(request, context) } catch { throw status(of: error, context) }
             }
         }
+        try register(Store.AddDomain.self, StoreService.addDomain)
+        try register(Store.VerifyDomain.self, StoreService.verifyDomain)
+        try register(Store.ListDomains.self, StoreService.listDomains)
+        try register(Store.RetryDelivery.self, StoreService.retryDelivery)
+        try register(Store.ListDeliveryAttempts.self, StoreService.listDeliveryAttempts)
+        try register(Store.ClaimDue.self, StoreService.claimDue)
+        try register(Store.RecordAttempt.self, StoreService.recordAttempt)
         // Point reads: answered on the connection's event loop, no task.
-        let immediate: [(String, @Sendable (StoreService, ProtoMessage, RPCContext) throws -> ProtoMessage)] = [
-            ("GetDelivery", { try $0.getDelivery($1, $2) }),
-            ("ListDeliveries", { try $0.listDeliveries($1, $2) }),
-        ]
-        for (name, method) in immediate {
-            try router.register(
-                "harepost.store.v1.Store/\(name)",
-                immediate: { request, context in
-                    do {
-                        return try method(self, request, context)
-                    } catch {
-                        throw status(of: error, context)
-                    }
-                }
-            )
-        }
+        try router.register(
+            Store.GetDelivery.self,
+            immediate: { request, context in
+                do { return try getDelivery(request, context) } catch { throw status(of: error, context) }
+            }
+        )
+        try router.register(
+            Store.ListDeliveries.self,
+            immediate: { request, context in
+                do { return try listDeliveries(request, context) } catch { throw status(of: error, context) }
+            }
+        )
         // Sends: validated on the event loop, answered from the group commit
         // (storage errors already mapped to statuses: no second future).
-        try router.register(
-            "harepost.store.v1.Store/Send",
-            future: { request, context, eventLoop in send(request, context, on: eventLoop) }
-        )
+        try router.register(Store.Send.self, future: { request, context, promise in send(request, context, promise) })
         let health = self.health
         router.isServing = { health.isServing() }
         return router
@@ -138,50 +130,48 @@ public struct StoreService: Sendable {
                 "the call names an account but no environment (metadata \(RPCMetadataKey.environment): live or test)"
             )
         }
-        guard environment == "live" || environment == "test" else {
+        guard let parsed = AuthV1.Environment(jsonName: environment), parsed == .live || parsed == .test else {
             throw .invalidArgument(
                 "environment must be live or test (lower case), not \"\(environment)\""
             )
         }
-        return Tenant(accountID: account, environment: environment)
+        return Tenant(accountID: account, environment: parsed)
     }
 
     // MARK: Domains
 
-    func addDomain(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func addDomain(_ request: StoreV1.AddDomainRequest, _ context: RPCContext) async throws
+        -> StoreV1.AddDomainResponse
+    {
         let account = try context.requireAccountID()
-        let domain = try Self.domainName(request.string("domain") ?? "")
+        let domain = try Self.domainName(request.domain)
         let record = try await engine.addDomain(
             accountID: account,
             domain: domain,
             token: StoreIdentifiers.random("hv"),
             now: now
         )
-        var response = try ProtoMessage("harepost.store.v1.AddDomainResponse", ["domain": .string(record.domain)])
-        try response.set("status", enumName: record.status)
-        try response.set(
-            "record",
-            .message(
-                try ProtoMessage(
-                    "harepost.store.v1.DnsRecord",
-                    [
-                        "type": .string("TXT"), "name": .string("_harepost-challenge.\(record.domain)"),
-                        "value": .string("harepost-verify=\(record.token)"),
-                    ]
-                )
-            )
-        )
+        var dnsRecord = StoreV1.DnsRecord()
+        dnsRecord.type = "TXT"
+        dnsRecord.name = "_harepost-challenge.\(record.domain)"
+        dnsRecord.value = "harepost-verify=\(record.token)"
+        var response = StoreV1.AddDomainResponse()
+        response.domain = record.domain
+        response.status = record.status
+        response.record = dnsRecord
         return response
     }
 
     /// Looks the challenge TXT record up in DNS; ABORTED (HTTP 409) until it is there.
-    func verifyDomain(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func verifyDomain(_ request: StoreV1.VerifyDomainRequest, _ context: RPCContext) async throws
+        -> StoreV1.VerifyDomainResponse
+    {
         let account = try context.requireAccountID()
-        let domain = try Self.domainName(request.string("domain") ?? "")
+        let domain = try Self.domainName(request.domain)
         guard var record = try await engine.domains(accountID: account).first(where: { $0.domain == domain }) else {
             throw RPCError.notFound("no domain \(domain) on this account: add it first")
         }
-        if record.status != "verified" {
+        if record.status != .verified {
             let name = "_harepost-challenge.\(domain)"
             let found: [String]
             do {
@@ -195,34 +185,26 @@ public struct StoreService: Sendable {
             record = try await engine.markDomainVerified(accountID: account, domain: domain, now: now)
             context.logger.info("domain verified", metadata: ["account.id": "\(account)", "domain": "\(domain)"])
         }
-        var response = try ProtoMessage(
-            "harepost.store.v1.VerifyDomainResponse",
-            [
-                "domain": .string(record.domain),
-                "verified_at": record.verifiedAt.map { .timestamp(unixMilliseconds: $0) },
-            ]
-        )
-        try response.set("status", enumName: record.status)
+        var response = StoreV1.VerifyDomainResponse()
+        response.domain = record.domain
+        response.status = record.status
+        response.verifiedAt = record.verifiedAt.map(GoogleProtobuf.Timestamp.init(unixMilliseconds:))
         return response
     }
 
-    func listDomains(_ request: ProtoMessage, _ context: RPCContext) async throws -> ProtoMessage {
+    func listDomains(_ request: StoreV1.ListDomainsRequest, _ context: RPCContext) async throws
+        -> StoreV1.ListDomainsResponse
+    {
         let records = try await engine.domains(accountID: try context.requireAccountID())
-        var response = try ProtoMessage("harepost.store.v1.ListDomainsResponse")
-        try response.set(
-            "data",
-            values: try records.map { record in
-                var domain = try ProtoMessage(
-                    "harepost.store.v1.Domain",
-                    [
-                        "domain": .string(record.domain), "created_at": .timestamp(unixMilliseconds: record.createdAt),
-                        "verified_at": record.verifiedAt.map { .timestamp(unixMilliseconds: $0) },
-                    ]
-                )
-                try domain.set("status", enumName: record.status)
-                return .message(domain)
-            }
-        )
+        var response = StoreV1.ListDomainsResponse()
+        response.data = records.map { record in
+            var domain = StoreV1.Domain()
+            domain.domain = record.domain
+            domain.status = record.status
+            domain.createdAt = GoogleProtobuf.Timestamp(unixMilliseconds: record.createdAt)
+            domain.verifiedAt = record.verifiedAt.map(GoogleProtobuf.Timestamp.init(unixMilliseconds:))
+            return domain
+        }
         return response
     }
 
@@ -247,14 +229,12 @@ public struct StoreService: Sendable {
     /// domain checks when they apply (they may wait: DNS, a read), and answers
     /// from the group commit's completion: no task per send when no check
     /// applies.
-    func send(_ request: ProtoMessage, _ context: RPCContext, on eventLoop: any EventLoop) -> EventLoopFuture<
-        ProtoMessage
-    > {
+    func send(_ request: StoreV1.SendRequest, _ context: RPCContext, _ answer: RPCPromise<StoreV1.SendResponse>) {
         let delivery: NewDelivery
         let target: SendValidation.Target
         do {
             let tenant = try tenant(context)
-            target = try SendValidation.target(request.string("target") ?? "", allowHTTP: configuration.allowHTTP)
+            target = try SendValidation.target(request.target, allowHTTP: configuration.allowHTTP)
             let method = try SendValidation.method(request)
             let (headers, body) = try SendValidation.headersAndBody(request, method: method)
             delivery = NewDelivery(
@@ -264,12 +244,12 @@ public struct StoreService: Sendable {
                 method: method,
                 headers: headers,
                 body: body,
-                metadataJSON: request.message("metadata").map {
-                    String(decoding: ProtoJSON.encodeBytes($0), as: UTF8.self)
+                metadataJSON: request.metadata.map {
+                    String(decoding: ProtoJSON.encodeBytes($0.protoMessage), as: UTF8.self)
                 },
-                sign: request.bool("sign") ?? false,
+                sign: request.sign,
                 idempotencyKey: try SendValidation.idempotencyKey(request),
-                policy: SendValidation.resolvePolicy(request.message("delivery")),
+                policy: SendValidation.resolvePolicy(request.delivery),
                 destinationOrigin: target.origin,
                 destinationName: target.origin,
                 connectionName: target.host,
@@ -277,19 +257,19 @@ public struct StoreService: Sendable {
                 requestID: context.requestID
             )
         } catch {
-            return eventLoop.makeFailedFuture(error)
+            answer.fail(error)
+            return
         }
         let engine = self.engine
         let due = self.due
         let health = self.health
-        // One promise, completed by the commit with the answer itself.
-        let answered = eventLoop.makePromise(of: ProtoMessage.self)
+        let eventLoop = answer.eventLoop
+        // The commit completes the call's promise with the answer itself.
         let insert: @Sendable () -> Void = {
             engine.insert(delivery, on: eventLoop) { result in
                 if case .success = result { health.succeeded() }
-                answered.completeWith(
-                    result.flatMap { record, created in
-                        Result { try Self.sendResponse(record, created: created, due: due, context) }
+                answer.complete(
+                    with: result.map { record, created in Self.sendResponse(record, created: created, due: due, context)
                     }
                     .mapError { error in status(of: error, context) }
                 )
@@ -304,11 +284,10 @@ public struct StoreService: Sendable {
             }.whenComplete { checked in
                 switch checked {
                 case .success: insert()
-                case .failure(let error): answered.fail(error)
+                case .failure(let error): answer.fail(error)
                 }
             }
         }
-        return answered.futureResult
     }
 
     /// The answer to a stored (or, by its idempotency key, found) send.
@@ -317,33 +296,19 @@ public struct StoreService: Sendable {
         created: Bool,
         due: DueSignal,
         _ context: RPCContext
-    ) throws -> ProtoMessage {
+    ) -> StoreV1.SendResponse {
         if created {
             due.notify()
             if context.logLevel <= .debug {
                 context.logger.debug("delivery queued", metadata: ["delivery.id": "\(record.queueID)"])
             }
         }
-        let fields = SendResponseFields.self
-        var response = ProtoMessage(fields.descriptor)
-        try response.set(fields.queueID, .string(record.queueID))
-        try response.set(fields.createdAt, .timestamp(unixMilliseconds: record.createdAt))
-        if let key = record.idempotencyKey { try response.set(fields.idempotencyKey, .string(key)) }
-        guard let status = fields.status.enumType?.value(jsonName: record.status) else {
-            throw RPCError(.internal, "delivery \(record.queueID) has an unknown status")
-        }
-        try response.set(fields.status, .enumValue(status.number))
+        var response = StoreV1.SendResponse()
+        response.queueID = record.queueID
+        response.createdAt = GoogleProtobuf.Timestamp(unixMilliseconds: record.createdAt)
+        response.idempotencyKey = record.idempotencyKey
+        response.status = record.status
         return response
-    }
-
-    /// The answer's type and fields, looked up once instead of by name on
-    /// every send.
-    private enum SendResponseFields {
-        static let descriptor = MessageDescriptor.named("harepost.store.v1.SendResponse")!  // compiled into every build
-        static let queueID = descriptor.field(named: "queue_id")!
-        static let createdAt = descriptor.field(named: "created_at")!
-        static let idempotencyKey = descriptor.field(named: "idempotency_key")!
-        static let status = descriptor.field(named: "status")!
     }
 
     /// Refuses targets that are, or resolve to, internal addresses.
@@ -362,7 +327,7 @@ public struct StoreService: Sendable {
     /// A target's host must be a verified domain of the account or under one.
     private func checkDomainVerified(_ target: SendValidation.Target, accountID: String) async throws {
         guard !configuration.trustAllDomains else { return }
-        let verified = try await engine.domains(accountID: accountID).filter { $0.status == "verified" }.map(\.domain)
+        let verified = try await engine.domains(accountID: accountID).filter { $0.status == .verified }.map(\.domain)
         let host = target.host
         guard verified.contains(where: { host == $0 || host.hasSuffix("." + $0) }) else {
             throw RPCError.permissionDenied(

@@ -1,6 +1,6 @@
 import ArgumentParser
+import HarepostContracts
 import HarepostJSON
-import HarepostProto
 
 /// `harepost health --socket run/store.sock`: asks a component for its health.
 struct HealthCommand: AsyncParsableCommand {
@@ -18,12 +18,12 @@ struct HealthCommand: AsyncParsableCommand {
     func run() async throws {
         let health = try await operatorCall(
             socket: socket,
-            "harepost.rpc.v1.Health/Check",
-            try ProtoMessage("harepost.rpc.v1.HealthCheckRequest"),
+            RPCV1.Health.Check.self,
+            RPCV1.HealthCheckRequest(),
             timeout: timeout
         )
-        print(JSONWriter.string(ProtoJSON.encode(health)))
-        if health.enumName("status") != "serving" { throw ExitCode(1) }
+        print(JSONWriter.string(ProtoJSON.encode(health.protoMessage)))
+        if health.status != .serving { throw ExitCode(1) }
     }
 }
 

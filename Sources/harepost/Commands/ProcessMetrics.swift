@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 import Prometheus
@@ -32,9 +33,11 @@ enum ProcessMetrics {
 
     /// Serves `harepost.rpc.v1.Metrics/Scrape` on `router`.
     static func register(on router: inout RPCRouter, refresh: @escaping @Sendable () async -> Void = {}) throws {
-        try router.register("harepost.rpc.v1.Metrics/Scrape") { _, _ in
+        try router.register(RPCV1.Metrics.Scrape.self) { _, _ in
             await refresh()
-            return try ProtoMessage("harepost.rpc.v1.MetricsScrapeResponse", ["text": .string(exposition())])
+            var response = RPCV1.MetricsScrapeResponse()
+            response.text = exposition()
+            return response
         }
     }
 

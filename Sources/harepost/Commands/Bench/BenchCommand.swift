@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HarepostContracts
 import HarepostProto
 import HarepostRPC
 import HarepostTime
@@ -60,31 +61,30 @@ struct AuthBench: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.run() }
             defer { group.cancelAll() }
-            let account = try await client.call(
-                "harepost.auth.v1.Auth/CreateAccount",
-                try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("bench")])
-            )
-            let authenticate = try ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": account["api_key"]])
-            let health = try ProtoMessage("harepost.rpc.v1.HealthCheckRequest")
+            var create = AuthV1.CreateAccountRequest()
+            create.name = "bench"
+            let account = try await client.call(AuthV1.Auth.CreateAccount.self, create)
+            var authenticate = AuthV1.AuthenticateRequest()
+            authenticate.apiKey = account.apiKey
             // Warm up both paths (connection, page cache, code).
             _ = try await measure(
                 "warm-up",
                 client,
-                "harepost.auth.v1.Auth/Authenticate",
+                AuthV1.Auth.Authenticate.self,
                 authenticate,
                 count: min(requests, 2000)
             )
             let baseline = try await measure(
                 "Health/Check (baseline)",
                 client,
-                "harepost.rpc.v1.Health/Check",
-                health,
+                RPCV1.Health.Check.self,
+                RPCV1.HealthCheckRequest(),
                 count: requests
             )
             let lookup = try await measure(
                 "Authenticate",
                 client,
-                "harepost.auth.v1.Auth/Authenticate",
+                AuthV1.Auth.Authenticate.self,
                 authenticate,
                 count: requests
             )
@@ -92,9 +92,13 @@ struct AuthBench: AsyncParsableCommand {
         }
     }
 
-    private func measure(_ name: String, _ client: RPCClient, _ method: String, _ request: ProtoMessage, count: Int)
-        async throws -> Measurement
-    {
+    private func measure<Method: RPCMethodContract>(
+        _ name: String,
+        _ client: RPCClient,
+        _ method: Method.Type,
+        _ request: Method.Input,
+        count: Int
+    ) async throws -> Measurement {
         let started = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
             for worker in 0..<concurrency {

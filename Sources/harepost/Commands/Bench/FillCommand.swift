@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HarepostContracts
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
@@ -41,10 +42,15 @@ struct FillCommand: AsyncParsableCommand {
         var logger = Logger(label: "harepost.bench.fill")
         logger.logLevel = .critical
         let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: storeSocket)), logger: logger)
-        let request = try ProtoJSON.decode(
-            Array(#"{"target": "\#(target)", "body": {"event": "order.paid", "order": 42}}"#.utf8),
-            as: MessageDescriptor.named("harepost.store.v1.SendRequest")!
+        var send = StoreV1.SendRequest()
+        send.target = target
+        send.body = GoogleProtobuf.Value(
+            unchecked: try ProtoJSON.decode(
+                Array(#"{"event": "order.paid", "order": 42}"#.utf8),
+                as: GoogleProtobuf.Value.descriptor
+            )
         )
+        let request = send
         let options = RPCCallOptions(
             timeout: .seconds(30),
             metadata: [RPCMetadataKey.accountID: account, RPCMetadataKey.environment: environment]
@@ -63,7 +69,7 @@ struct FillCommand: AsyncParsableCommand {
                             }
                             guard index < count else { return failures }
                             do {
-                                _ = try await client.call("harepost.store.v1.Store/Send", request, options: options)
+                                _ = try await client.call(StoreV1.Store.Send.self, request, options: options)
                             } catch {
                                 failures += 1
                             }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import HarepostProto
+import HarepostContracts
 
 struct AccountsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,26 +22,25 @@ struct AccountsCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func validate() throws {
-            guard ["live", "test"].contains(environment) else {
-                throw ValidationError("--environment must be live or test")
-            }
+            _ = try environmentOption(environment)
         }
 
         func run() async throws {
-            var request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string(name)])
-            try request.set("environment", enumName: environment)
+            var request = AuthV1.CreateAccountRequest()
+            request.name = name
+            request.environment = try environmentOption(environment)
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/CreateAccount",
+                AuthV1.Auth.CreateAccount.self,
                 request,
                 timeout: options.timeout
             )
             output(response, json: options.json) {
                 """
-                account         \(response.string("id") ?? "")
-                name            \(response.string("name") ?? "")
-                api key         \(response.string("api_key") ?? "")   (shown only now: store it)
-                signing secret  \(response.string("signing_secret") ?? "")
+                account         \(response.id)
+                name            \(response.name)
+                api key         \(response.apiKey)   (shown only now: store it)
+                signing secret  \(response.signingSecret)
                 """
             }
         }
@@ -62,19 +61,17 @@ struct AccountsCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func run() async throws {
-            let request = try ProtoMessage(
-                "harepost.auth.v1.SetRateLimitRequest",
-                ["rate_limit_per_minute": .int32(Int32(clamping: perMinute))]
-            )
+            var request = AuthV1.SetRateLimitRequest()
+            request.rateLimitPerMinute = Int32(clamping: perMinute)
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/SetRateLimit",
+                AuthV1.Auth.SetRateLimit.self,
                 request,
                 account: account,
                 timeout: options.timeout
             )
             output(response, json: options.json) {
-                let limit = response.int64("rate_limit_per_minute") ?? 0
+                let limit = response.rateLimitPerMinute
                 return limit == 0 ? "rate limit off for \(account)" : "\(account): \(limit) requests per minute"
             }
         }
@@ -100,23 +97,21 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func validate() throws {
-            guard ["live", "test"].contains(environment) else {
-                throw ValidationError("--environment must be live or test")
-            }
+            _ = try environmentOption(environment)
         }
 
         func run() async throws {
-            var request = try ProtoMessage("harepost.auth.v1.CreateApiKeyRequest")
-            try request.set("environment", enumName: environment)
+            var request = AuthV1.CreateApiKeyRequest()
+            request.environment = try environmentOption(environment)
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/CreateApiKey",
+                AuthV1.Auth.CreateApiKey.self,
                 request,
                 account: account,
                 timeout: options.timeout
             )
             output(response, json: options.json) {
-                "\(response.string("api_key") ?? "")   (key \(response.message("key")?.string("id") ?? ""); shown only now: store it)"
+                "\(response.apiKey)   (key \(response.key?.id ?? ""); shown only now: store it)"
             }
         }
     }
@@ -132,18 +127,18 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/ListApiKeys",
-                try ProtoMessage("harepost.auth.v1.ListApiKeysRequest"),
+                AuthV1.Auth.ListApiKeys.self,
+                AuthV1.ListApiKeysRequest(),
                 account: account,
                 timeout: options.timeout
             )
             output(response, json: options.json) {
                 table(
                     ["ID", "PREFIX", "ENV", "CREATED", "LAST USED", "REVOKED"],
-                    response.values("data").compactMap(\.messageValue).map { key in
+                    response.data.map { key in
                         [
-                            key.string("id") ?? "", key.string("prefix") ?? "", key.enumName("environment") ?? "",
-                            timeText(key, "created_at"), timeText(key, "last_used_at"), timeText(key, "revoked_at"),
+                            key.id, key.prefix, key.environment.jsonName,
+                            timeText(key.createdAt), timeText(key.lastUsedAt), timeText(key.revokedAt),
                         ]
                     }
                 )
@@ -170,10 +165,11 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func run() async throws {
-            let request = try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)])
+            var request = AuthV1.RevokeApiKeyRequest()
+            request.id = keyID
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/RevokeApiKey",
+                AuthV1.Auth.RevokeApiKey.self,
                 request,
                 account: account,
                 timeout: options.timeout
@@ -203,12 +199,12 @@ struct SigningSecretCommand: AsyncParsableCommand {
         func run() async throws {
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/GetSigningSecret",
-                try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                AuthV1.Auth.GetSigningSecret.self,
+                AuthV1.GetSigningSecretRequest(),
                 account: account,
                 timeout: options.timeout
             )
-            output(response, json: options.json) { response.string("signing_secret") ?? "" }
+            output(response, json: options.json) { response.signingSecret }
         }
     }
 
@@ -226,19 +222,17 @@ struct SigningSecretCommand: AsyncParsableCommand {
         @OptionGroup var options: OperatorOptions
 
         func run() async throws {
-            let request = try ProtoMessage(
-                "harepost.auth.v1.RotateSigningSecretRequest",
-                ["overlap_seconds": overlapSeconds.map(ProtoValue.int64)]
-            )
+            var request = AuthV1.RotateSigningSecretRequest()
+            request.overlapSeconds = overlapSeconds
             let response = try await operatorCall(
                 socket: options.authPath,
-                "harepost.auth.v1.Auth/RotateSigningSecret",
+                AuthV1.Auth.RotateSigningSecret.self,
                 request,
                 account: account,
                 timeout: options.timeout
             )
             output(response, json: options.json) {
-                "\(response.string("signing_secret") ?? "")   (previous secret valid until \(timeText(response, "previous_valid_until")))"
+                "\(response.signingSecret)   (previous secret valid until \(timeText(response.previousValidUntil)))"
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HarepostContracts
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
@@ -25,22 +26,22 @@ struct OperatorOptions: ParsableArguments {
 }
 
 /// Makes one call to a running component, acting for `account` when given.
-func operatorCall(
+func operatorCall<Method: RPCMethodContract>(
     socket: String,
-    _ path: String,
-    _ request: ProtoMessage,
+    _ method: Method.Type,
+    _ request: Method.Input,
     account: String? = nil,
     timeout: Double
-) async throws -> ProtoMessage {
+) async throws -> Method.Output {
     var logger = Logger(label: "harepost.cli")
     logger.logLevel = .critical
     let client = RPCClient(configuration: .init(endpoint: .unixSocket(path: socket)), logger: logger)
     var metadata: [String: String] = [:]
     if let account { metadata[RPCMetadataKey.accountID] = account }
     let options = RPCCallOptions(timeout: .milliseconds(Int64(timeout * 1000)), metadata: metadata)
-    let result = await whileRunning(client) { () async -> Result<ProtoMessage, RPCError> in
+    let result = await whileRunning(client) { () async -> Result<Method.Output, RPCError> in
         do throws(RPCError) {
-            return .success(try await client.call(path, request, options: options))
+            return .success(try await client.call(method, request, options: options))
         } catch {
             return .failure(error)
         }
@@ -65,8 +66,8 @@ func whileRunning<T: Sendable>(_ service: some Service, _ body: @Sendable () asy
 }
 
 /// Prints `message` as JSON, or `human()` for people.
-func output(_ message: ProtoMessage, json: Bool, human: () -> String) {
-    print(json ? JSONWriter.string(ProtoJSON.encode(message)) : human())
+func output(_ message: some ProtoContract, json: Bool, human: () -> String) {
+    print(json ? JSONWriter.string(ProtoJSON.encode(message.protoMessage)) : human())
 }
 
 /// Renders rows as aligned columns under a header.
@@ -80,8 +81,17 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
     }.joined(separator: "\n")
 }
 
-/// A timestamp field rendered as RFC 3339, or `-` when absent.
-func timeText(_ message: ProtoMessage, _ field: String) -> String {
-    guard let timestamp = message.message(field)?.timestampValue else { return "-" }
+/// A timestamp rendered as RFC 3339, or `-` when absent.
+func timeText(_ timestamp: GoogleProtobuf.Timestamp?) -> String {
+    guard let timestamp else { return "-" }
     return RFC3339.format(seconds: timestamp.seconds)
+}
+
+/// An `--environment` option's value: live or test.
+func environmentOption(_ text: String) throws -> AuthV1.Environment {
+    switch AuthV1.Environment(jsonName: text) {
+    case .live?: .live
+    case .test?: .test
+    default: throw ValidationError("--environment must be live or test")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostJSON
 import HarepostProto
 import HarepostRPC
@@ -47,17 +48,16 @@ struct DevAccount: Equatable {
         if let saved = load(dataDirectory: dataDirectory), try await isAccepted(saved.apiKey, by: auth) {
             return saved
         }
-        var request = try ProtoMessage("harepost.auth.v1.CreateAccountRequest", ["name": .string("dev")])
-        try request.set("environment", enumName: "test")
-        let created = try await auth.call("harepost.auth.v1.Auth/CreateAccount", request, options: options)
-        let account = DevAccount(
-            accountID: created.string("id") ?? "",
-            apiKey: created.string("api_key") ?? "",
-            signingSecret: created.string("signing_secret") ?? ""
-        )
+        var request = AuthV1.CreateAccountRequest()
+        request.name = "dev"
+        request.environment = .test
+        let created = try await auth.call(AuthV1.Auth.CreateAccount.self, request, options: options)
+        let account = DevAccount(accountID: created.id, apiKey: created.apiKey, signingSecret: created.signingSecret)
+        var unlimited = AuthV1.SetRateLimitRequest()
+        unlimited.rateLimitPerMinute = 0
         _ = try await auth.call(
-            "harepost.auth.v1.Auth/SetRateLimit",
-            try ProtoMessage("harepost.auth.v1.SetRateLimitRequest", ["rate_limit_per_minute": .int32(0)]),
+            AuthV1.Auth.SetRateLimit.self,
+            unlimited,
             options: RPCCallOptions(timeout: .seconds(5), metadata: [RPCMetadataKey.accountID: account.accountID])
         )
         try? FileManager.default.removeItem(atPath: path(dataDirectory: dataDirectory))
@@ -67,10 +67,11 @@ struct DevAccount: Equatable {
 
     /// Whether auth still knows `apiKey` (false after its database was reset).
     private static func isAccepted(_ apiKey: String, by auth: RPCClient) async throws -> Bool {
-        let request = try ProtoMessage("harepost.auth.v1.AuthenticateRequest", ["api_key": .string(apiKey)])
+        var request = AuthV1.AuthenticateRequest()
+        request.apiKey = apiKey
         do {
             _ = try await auth.call(
-                "harepost.auth.v1.Auth/Authenticate",
+                AuthV1.Auth.Authenticate.self,
                 request,
                 options: RPCCallOptions(timeout: .seconds(5))
             )

@@ -1,4 +1,5 @@
 import Foundation
+import HarepostContracts
 import HarepostCurl
 import HarepostJSON
 import HarepostProto
@@ -109,13 +110,13 @@ final class UpAnnouncer: Service, Sendable {
             )
         )
         async let dispatcherServing: Bool = {
-            (try? await dispatcher.checkHealth(timeout: .seconds(1)))?.enumName("status") == "serving"
+            (try? await dispatcher.checkHealth(timeout: .seconds(1)))?.status == .serving
         }()
         var waiting: [String] = []
         let gateway = await readyz
         if gateway.outcome != .response(status: 200) {
             if let body = try? JSONParser.parse(gateway.responseBody), case .object(let backends)? = body["backends"] {
-                waiting += backends.filter { $0.value != .string("serving") }.map(\.key)
+                waiting += backends.filter { $0.value != .string(RPCV1.ServingStatus.serving.jsonName) }.map(\.key)
             } else {
                 waiting.append("gateway")
             }
