@@ -98,7 +98,8 @@ struct CurlHTTPClientTests {
         try await ScriptedTarget.withTarget { target in
             try await Self.withClient(DeliveryTests.http(target)) { client in
                 let request = Task { await client.execute(Self.request(target.url("/slow/cancelled"))) }
-                try await Task.sleep(for: .milliseconds(300))
+                // Cancelled once the target has it (it answers after 3 s).
+                while try target.requests("/slow/cancelled").isEmpty { try await Task.sleep(for: .milliseconds(10)) }
                 request.cancel()
                 let result = await request.value
                 #expect(result.outcome == .cancelled)

@@ -229,7 +229,7 @@ struct UpProcessTests {
 
     /// kill -9 of each component in turn while a client keeps sending: every
     /// send that got a 202 is delivered once everything is back.
-    @Test func killingEachComponentLosesNoAcceptedDelivery() async throws {
+    @Test(.timeLimit(.minutes(5))) func killingEachComponentLosesNoAcceptedDelivery() async throws {
         try await ScriptedTarget.withTarget { target in
             try await withRunDirectory { dir in
                 let up = try await RunningUp(directory: dir, caBundle: target.caPath)
@@ -252,7 +252,7 @@ struct UpProcessTests {
                         }
                     }
                     for component in ["store", "dispatcher", "auth", "gateway"] {
-                        try await Task.sleep(for: .milliseconds(700))
+                        try await accepted.waitForMore(5)
                         let victim = try #require(up.pid(of: component))
                         kill(victim, SIGKILL)
                         // up starts a new one; the gateway answers /readyz again.
@@ -267,7 +267,7 @@ struct UpProcessTests {
                         }
                         #expect(up.pid(of: component).map { $0 != victim } == true, "\(component) was not restarted")
                     }
-                    try await Task.sleep(for: .milliseconds(700))
+                    try await accepted.waitForMore(5)
                     await accepted.stop()
                     try await group.waitForAll()
                 }
@@ -294,6 +294,12 @@ actor AcceptedSends {
     private(set) var stopped = false
     func add(_ id: String) { ids.append(id) }
     func stop() { stopped = true }
+
+    /// Returns once `count` more sends than now were accepted.
+    func waitForMore(_ count: Int) async throws {
+        let target = ids.count + count
+        while ids.count < target { try await Task.sleep(for: .milliseconds(20)) }
+    }
 }
 
 struct UpTestError: Error, CustomStringConvertible {

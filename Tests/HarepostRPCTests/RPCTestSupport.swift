@@ -45,10 +45,12 @@ struct TestGate: Sendable {
 /// after passing `secretsGate` when one is given. ListApiKeys
 /// is an immediate handler: it answers the call's `x-request-id` as its one
 /// key's id, or fails as the metadata `fail` says. RotateSigningSecret is a
-/// future handler: after the metadata's `delay-ms` (a timer on the event
-/// loop, no task) it answers the `x-request-id` as the secret, or fails as
-/// `fail` says.
-func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil) throws -> RPCRouter {
+/// future handler: after passing `rotationGate` when one is given, else
+/// after the metadata's `delay-ms` (a timer on the event loop, no task), it
+/// answers the `x-request-id` as the secret, or fails as `fail` says.
+func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil, rotationGate: TestGate? = nil) throws
+    -> RPCRouter
+{
     var router = RPCRouter()
     try router.register("harepost.auth.v1.Auth/Authenticate") { request, context in
         var response = try ProtoMessage("harepost.auth.v1.AuthenticateResponse")
@@ -86,8 +88,7 @@ func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil) throws ->
     try router.register(
         "harepost.auth.v1.Auth/RotateSigningSecret",
         future: { _, context, eventLoop in
-            let delay = Int64(context.metadata["delay-ms"] ?? "") ?? 0
-            return eventLoop.scheduleTask(in: .milliseconds(delay)) {
+            func answer() throws -> ProtoMessage {
                 switch context.metadata["fail"] {
                 case "not-found": throw RPCError.notFound("no such account")
                 case "unexpected": throw CocoaError(.fileReadCorruptFile)
@@ -97,7 +98,17 @@ func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil) throws ->
                     "harepost.auth.v1.RotateSigningSecretResponse",
                     ["signing_secret": .string(context.requestID ?? "")]
                 )
-            }.futureResult
+            }
+            // Held at the gate, when there is one, for tests that order
+            // events around a call in progress.
+            if let rotationGate {
+                return eventLoop.makeFutureWithTask {
+                    await rotationGate.pass()
+                    return try answer()
+                }
+            }
+            let delay = Int64(context.metadata["delay-ms"] ?? "") ?? 0
+            return eventLoop.scheduleTask(in: .milliseconds(delay), answer).futureResult
         }
     )
     return router

@@ -91,7 +91,8 @@ struct GroupCommitTests {
                         }
                     }
                 }
-                try? await Task.sleep(for: .milliseconds(200))
+                // Released once all 40 wait behind the held writer.
+                while commits.waiting < 40 { try? await Task.sleep(for: .milliseconds(5)) }
                 release.withLockedValue { $0 = true }
                 var outcomes: [Int: Result<Int, Refused>] = [:]
                 for await (index, outcome) in group { outcomes[index] = outcome }

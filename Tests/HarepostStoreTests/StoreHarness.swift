@@ -4,6 +4,7 @@ import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
 import Logging
+import NIOConcurrencyHelpers
 
 @testable import HarepostStore
 
@@ -11,15 +12,20 @@ import Logging
 struct StoreHarness: Sendable {
     let directory: String
     let client: RPCClient
+    /// The service behind the socket, for what only it can tell (claims waiting).
+    let service: StoreService
 
     static func withStore<T: Sendable>(
         _ configuration: StoreService.Configuration = .init(allowPrivateTargets: true, trustAllDomains: true),
         _ body: @Sendable (StoreHarness) async throws -> T
     ) async throws -> T {
-        try await withRPCService(component: "store") { directory in
-            try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration).router()
+        let service = NIOLockedValueBox<StoreService?>(nil)
+        return try await withRPCService(component: "store") { directory in
+            let store = try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration)
+            service.withLockedValue { $0 = store }
+            return try store.router()
         } _: { directory, client in
-            try await body(StoreHarness(directory: directory, client: client))
+            try await body(StoreHarness(directory: directory, client: client, service: service.withLockedValue { $0! }))
         }
     }
 
@@ -60,12 +66,14 @@ struct StoreHarness: Sendable {
         try ProtoJSON.decode(Array(json.utf8), as: MessageDescriptor.named("harepost.store.v1.SendRequest")!)
     }
 
-    func claim(max: Int64 = 10, waitMilliseconds: Int64 = 0) async throws -> [ProtoMessage] {
+    func claim(max: Int64 = 10, waitMilliseconds: Int64 = 0, timeout: Duration = .seconds(10)) async throws
+        -> [ProtoMessage]
+    {
         let request = try ProtoMessage(
             "harepost.store.v1.ClaimDueRequest",
             ["max_tasks": .int32(Int32(max)), "wait_ms": .int64(waitMilliseconds), "worker_id": .string("test")]
         )
-        return try await call("ClaimDue", request).values("tasks").compactMap(\.messageValue)
+        return try await call("ClaimDue", request, timeout: timeout).values("tasks").compactMap(\.messageValue)
     }
 
     func record(

@@ -46,6 +46,9 @@ final class GroupCommit: Sendable {
         state.withLockedValue { ($0.transactions, $0.writes, $0.retriedBatches) }
     }
 
+    /// Writes waiting for the next batch.
+    var waiting: Int { state.withLockedValue { $0.pending.count } }
+
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withUnsafeThrowingContinuation { continuation in
             write(body, on: nil) { continuation.resume(with: $0) }

@@ -21,6 +21,9 @@ final class DueSignal: Sendable {
 
     var generation: UInt64 { state.withLockedValue { $0.generation } }
 
+    /// Claims waiting for a notification right now.
+    var waiting: Int { state.withLockedValue { $0.waiters.count } }
+
     /// Returns when notified after `generation` was read, or when `duration` passes.
     func wait(since generation: UInt64, atMost duration: Duration) async {
         guard duration > .zero else { return }
