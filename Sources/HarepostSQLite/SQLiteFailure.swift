@@ -29,3 +29,15 @@ public enum SQLiteFailure {
         try db.execute(sql: "INSERT OR REPLACE INTO storage_probe (id, at) VALUES (1, ?)", arguments: [time])
     }
 }
+
+/// How harepost opens its SQLite files.
+public enum SQLiteDefaults {
+    /// A lock held by another connection is waited for (up to 5 s) instead of
+    /// failing at once: a process restarted on the same file can start while
+    /// the previous one still checkpoints the WAL on close.
+    public static var configuration: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return configuration
+    }
+}

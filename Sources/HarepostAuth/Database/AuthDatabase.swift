@@ -12,7 +12,7 @@ public final class AuthDatabase: Sendable {
     let pool: DatabasePool
 
     public init(path: String) throws {
-        pool = try DatabasePool(path: path)
+        pool = try DatabasePool(path: path, configuration: SQLiteDefaults.configuration)
         // Not in `prepareDatabase`: the pool switches its writer to WAL after
         // that runs, and sets `synchronous = NORMAL` while doing so, which
         // does not sync a commit to disk.

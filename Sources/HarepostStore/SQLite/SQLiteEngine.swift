@@ -23,7 +23,7 @@ final class SQLiteEngine: StorageEngine {
 
     init(path: String) throws {
         _ = Self.memoryStatisticsDisabled
-        pool = try DatabasePool(path: path)
+        pool = try DatabasePool(path: path, configuration: SQLiteDefaults.configuration)
         // Not in `prepareDatabase`: the pool switches its writer to WAL after
         // that runs, and sets `synchronous = NORMAL` while doing so, which
         // does not sync a commit to disk.
