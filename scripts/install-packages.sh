@@ -11,11 +11,14 @@
 #                                          responses against docs/openapi.yaml
 #   dnsmasq-base                           a real DNS server for domain-verification tests
 #   openssl                                tests make a CA for their HTTPS target
+#   postgresql                             the PostgreSQL engine's tests start throwaway
+#                                          servers (the Debian package's initdb, pg_ctl)
 set -euo pipefail
 
 packages=(
   libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev libsqlite3-dev
   protobuf-compiler libprotobuf-dev python3 python3-yaml python3-jsonschema dnsmasq-base openssl
+  postgresql
 )
 
 missing=()

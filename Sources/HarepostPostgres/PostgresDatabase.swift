@@ -1,0 +1,154 @@
+public import Logging
+import NIOConcurrencyHelpers
+public import PostgresNIO
+public import ServiceLifecycle
+
+/// One component's PostgreSQL: a connection pool, its schema migrations, and
+/// a bound on waiting for a connection, so that a database that is down makes
+/// calls fail fast as unavailable instead of hanging.
+///
+/// Run it (``run()``) for as long as the component serves; ``ready()``
+/// returns once the pool runs and the schema is current.
+public final class PostgresDatabase: Service, Sendable {
+    public let settings: PostgresSettings
+    public let client: PostgresClient
+    let logger: Logger
+    let migrations: [PostgresMigration]
+    let component: String
+    /// How long a call waits for a connection before it is unavailable.
+    public let connectionWait: Duration
+    private let readiness = NIOLockedValueBox<Readiness>(.waiting([]))
+
+    private enum Readiness {
+        case waiting([CheckedContinuation<Void, any Error>])
+        case ready
+        case failed(any Error)
+    }
+
+    public init(
+        settings: PostgresSettings,
+        component: String,
+        migrations: [PostgresMigration],
+        connectionWait: Duration = .seconds(5),
+        logger: Logger
+    ) throws {
+        self.settings = settings
+        self.component = component
+        self.migrations = migrations
+        self.connectionWait = connectionWait
+        self.logger = logger
+        self.client = PostgresClient(configuration: try settings.clientConfiguration(), backgroundLogger: logger)
+    }
+
+    /// Runs the pool, applies the migrations this build has and the database
+    /// lacks (retrying while the database is unreachable), then serves until
+    /// cancelled or shut down.
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            var delay = Duration.milliseconds(200)
+            while true {
+                do {
+                    try await PostgresMigrator.migrate(self, logger: logger)
+                    break
+                } catch  where PostgresFailure.storageReason(error) != nil && !Task.isCancelled {
+                    logger.warning(
+                        "database unreachable; retrying the migrations",
+                        metadata: ["database": "\(settings)", "error": "\(error)"]
+                    )
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                } catch {
+                    settle(.failed(error))
+                    throw error
+                }
+            }
+            settle(.ready)
+            logger.info("database ready", metadata: ["database": "\(settings)"])
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// Returns once the schema is current; throws if migrating failed.
+    public func ready() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let now: Result<Void, any Error>? = readiness.withLockedValue { state in
+                switch state {
+                case .ready: return .success(())
+                case .failed(let error): return .failure(error)
+                case .waiting(var waiters):
+                    waiters.append(continuation)
+                    state = .waiting(waiters)
+                    return nil
+                }
+            }
+            if let now { continuation.resume(with: now) }
+        }
+    }
+
+    /// Whether the schema is current.
+    public var isReady: Bool {
+        readiness.withLockedValue { if case .ready = $0 { true } else { false } }
+    }
+
+    private func settle(_ outcome: Readiness) {
+        let waiters = readiness.withLockedValue { state -> [CheckedContinuation<Void, any Error>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = outcome
+            return waiters
+        }
+        for waiter in waiters {
+            switch outcome {
+            case .failed(let error): waiter.resume(throwing: error)
+            default: waiter.resume()
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection once one is had within
+    /// ``connectionWait`` (``PostgresUnavailable`` otherwise). Only the wait
+    /// for a connection is bounded: a statement that started runs to its end,
+    /// so a commit is never abandoned half-known.
+    public func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await ready()
+        let started = NIOLockedValueBox(false)
+        let wait = connectionWait
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    started.withLockedValue { $0 = true }
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: wait)
+                return nil
+            }
+            while let next = try await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
+                }
+                if !started.withLockedValue({ $0 }) {
+                    group.cancelAll()
+                    throw PostgresUnavailable("no database connection within \(wait)")
+                }
+            }
+            throw PostgresUnavailable("the database call ended without an answer")
+        }
+    }
+
+    /// ``withConnection(_:)`` in a transaction: committed when `body`
+    /// returns, rolled back when it throws.
+    public func withTransaction<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let logger = self.logger
+        return try await withConnection { connection in
+            try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import HarepostTestSupport
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Testing
+
+@testable import HarepostPostgres
+
+@Suite("PostgreSQL: settings, migrations, unavailability")
+struct PostgresDatabaseTests {
+    static let logger = Logger(label: "test.postgres")
+
+    static let migrations = [
+        PostgresMigration(version: 1, name: "things", statements: ["CREATE TABLE things (id BIGINT PRIMARY KEY)"]),
+        PostgresMigration(version: 2, name: "more-things", statements: ["ALTER TABLE things ADD COLUMN name TEXT"]),
+    ]
+
+    @Test func settingsComeFromTheURLAndNeverShowAPassword() throws {
+        let settings = try PostgresSettings(
+            url: "postgres://hp@db.internal:6432/harepost?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+            password: "s3cret"
+        )
+        #expect(settings.host == "db.internal" && settings.port == 6432 && settings.database == "harepost")
+        #expect(settings.tls == .verifyFull && settings.rootCertificatePath == "/etc/ca.pem")
+        #expect(!"\(settings)".contains("s3cret"))
+        let socket = try PostgresSettings(url: "postgres://hp@localhost/harepost?host=/run/postgresql", password: nil)
+        #expect(socket.host == "/run/postgresql" && socket.tls == .disable)
+        for (url, complaint) in [
+            ("postgres://hp:pw@db/harepost", "must not carry a password"),
+            ("mysql://hp@db/harepost", "expected postgres://"),
+            ("postgres://db/harepost", "names no user"),
+            ("postgres://hp@db/", "names no database"),
+            ("postgres://hp@db/harepost?sslmode=maybe", "sslmode must be one of"),
+            ("postgres://hp@db/harepost?pool=3", "unknown URL parameter pool"),
+        ] {
+            do {
+                _ = try PostgresSettings(url: url, password: nil)
+                Issue.record("\(url) was accepted")
+            } catch {
+                #expect(error.description.contains(complaint), "\(url): \(error)")
+                #expect(!error.description.contains(":pw@"))
+            }
+        }
+        #expect(try PostgresSettings.password(file: nil, environment: ["HAREPOST_DATABASE_PASSWORD": "x"]) == "x")
+    }
+
+    /// Three processes' worth of databases starting at once apply each
+    /// migration once, and a restart applies nothing again.
+    @Test func concurrentStartsApplyEachMigrationOnce() async throws {
+        try await PostgresServer.with { server in
+            let url = try await server.createDatabase("migrations")
+            let settings = try PostgresSettings(url: url, password: nil)
+            let databases = try (0..<3).map { _ in
+                try PostgresDatabase(
+                    settings: settings,
+                    component: "test",
+                    migrations: Self.migrations,
+                    logger: Self.logger
+                )
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for database in databases { group.addTask { try await database.run() } }
+                for database in databases { try await database.ready() }
+                group.cancelAll()
+            }
+            #expect(try await server.psql("SELECT count(*) FROM harepost_migrations", database: "migrations") == "2")
+            #expect(
+                try await server.psql(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'things' ORDER BY 1",
+                    database: "migrations"
+                )
+                    == "id\nname"
+            )
+        }
+    }
+
+    /// With the database down, a call fails within the connection wait as
+    /// unavailable (not a hang), and works again once it is back.
+    @Test func aDatabaseThatIsDownIsUnavailableNotAHang() async throws {
+        try await PostgresServer.with { server in
+            let settings = try PostgresSettings(url: server.url(), password: nil)
+            let database = try PostgresDatabase(
+                settings: settings,
+                component: "test",
+                migrations: Self.migrations,
+                connectionWait: .milliseconds(500),
+                logger: Self.logger
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await database.run() }
+                try await database.ready()
+                #expect(
+                    try await database.withConnection {
+                        try await $0.query("SELECT 1", logger: Self.logger).collect().count
+                    } == 1
+                )
+                try await server.stop()
+                let error = await #expect(throws: (any Error).self) {
+                    // A pooled connection may need one failed query to notice.
+                    for _ in 0..<3 {
+                        _ = try? await database.withConnection {
+                            try await $0.query("SELECT 1", logger: Self.logger).collect()
+                        }
+                    }
+                    _ = try await database.withConnection {
+                        try await $0.query("SELECT 1", logger: Self.logger).collect()
+                    }
+                }
+                #expect(error.map { PostgresFailure.storageReason($0) != nil } == true, "\(String(describing: error))")
+                try await server.start()
+                var answered = false
+                for _ in 0..<100 where !answered {
+                    answered =
+                        (try? await database.withConnection {
+                            try await $0.query("SELECT 1", logger: Self.logger).collect().count
+                        }) == 1
+                    if !answered { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(answered)
+                group.cancelAll()
+            }
+        }
+    }
+}
