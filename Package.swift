@@ -143,9 +143,11 @@ let package = Package(
                 "HarepostRPC",
                 "HarepostTime",
                 "HarepostSQLite",
+                "HarepostPostgres",
                 "HarepostNetworkPolicy",
                 "HarepostCurl",
                 "CSQLiteConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -317,6 +319,7 @@ let package = Package(
         .testTarget(
             name: "HarepostStoreTests",
             dependencies: [
+                "HarepostPostgres",
                 "HarepostTestSupport",
                 "HarepostStore",
                 "HarepostRPC",

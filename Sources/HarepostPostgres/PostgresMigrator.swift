@@ -23,7 +23,7 @@ enum PostgresMigrator {
     /// this one spells "hpmig").
     static let lockKey: Int64 = 0x68_70_6D_69_67
 
-    static func migrate(_ database: PostgresDatabase, logger: Logger) async throws {
+    static func migrate(_ database: PostgresBackend, logger: Logger) async throws {
         let component = database.component
         let migrations = database.migrations.sorted { $0.version < $1.version }
         try await database.client.withConnection { connection in

@@ -1,5 +1,5 @@
 public import Foundation
-public import NIOSSL
+import NIOSSL
 public import PostgresNIO
 
 /// Where a component's PostgreSQL is and how to reach it, from a

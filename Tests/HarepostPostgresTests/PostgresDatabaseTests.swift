@@ -51,7 +51,7 @@ struct PostgresDatabaseTests {
             let url = try await server.createDatabase("migrations")
             let settings = try PostgresSettings(url: url, password: nil)
             let databases = try (0..<3).map { _ in
-                try PostgresDatabase(
+                try PostgresBackend(
                     settings: settings,
                     component: "test",
                     migrations: Self.migrations,
@@ -79,7 +79,7 @@ struct PostgresDatabaseTests {
     @Test func aDatabaseThatIsDownIsUnavailableNotAHang() async throws {
         try await PostgresServer.with { server in
             let settings = try PostgresSettings(url: server.url(), password: nil)
-            let database = try PostgresDatabase(
+            let database = try PostgresBackend(
                 settings: settings,
                 component: "test",
                 migrations: Self.migrations,

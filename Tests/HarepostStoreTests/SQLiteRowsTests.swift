@@ -50,7 +50,12 @@ struct SQLiteRowsTests {
             #expect(try engine.deliveries(tenant: tenant, status: nil, before: nil, limit: 10) == [inserted])
 
             let leased = try #require(
-                try await engine.claimDue(now: new.createdAt, limit: 10, leaseMarginMilliseconds: 1000).first
+                try await engine.claimDue(
+                    now: new.createdAt,
+                    limit: 10,
+                    leaseMarginMilliseconds: 1000,
+                    workerID: "test"
+                ).first
             )
             #expect(leased.delivery == inserted)
             let report = AttemptReport(

@@ -1,10 +1,12 @@
 import Foundation
 import HarepostJSON
+import HarepostPostgres
 import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
 import Logging
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 @testable import HarepostStore
 
@@ -14,18 +16,92 @@ struct StoreHarness: Sendable {
     let client: RPCClient
     /// The service behind the socket, for what only it can tell (claims waiting).
     let service: StoreService
+    /// The PostgreSQL server the store runs on, when it does.
+    var postgres: PostgresServer? = nil
 
+    /// The storage engines the service tests run on, each in turn.
+    enum Engine: String, CaseIterable, Sendable {
+        case sqlite, postgres
+    }
+
+    /// Runs `body` against a fresh store on each engine (a SQLite file; a
+    /// throwaway PostgreSQL server), and returns the last answer.
     static func withStore<T: Sendable>(
         _ configuration: StoreService.Configuration = .init(allowPrivateTargets: true, trustAllDomains: true),
+        engines: [Engine] = Engine.allCases,
         _ body: @Sendable (StoreHarness) async throws -> T
     ) async throws -> T {
-        let service = NIOLockedValueBox<StoreService?>(nil)
-        return try await withRPCService(component: "store") { directory in
-            let store = try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration)
-            service.withLockedValue { $0 = store }
-            return try store.router()
-        } _: { directory, client in
-            try await body(StoreHarness(directory: directory, client: client, service: service.withLockedValue { $0! }))
+        var result: T?
+        for engine in engines {
+            result = try await withStore(configuration, engine: engine, body)
+        }
+        return result!
+    }
+
+    static func withStore<T: Sendable>(
+        _ configuration: StoreService.Configuration,
+        engine: Engine,
+        _ body: @Sendable (StoreHarness) async throws -> T
+    ) async throws -> T {
+        switch engine {
+        case .sqlite:
+            let service = NIOLockedValueBox<StoreService?>(nil)
+            return try await withRPCService(component: "store") { directory in
+                let store = try StoreService(sqlitePath: "\(directory)/store.sqlite", configuration: configuration)
+                service.withLockedValue { $0 = store }
+                return try store.router()
+            } _: { directory, client in
+                try await body(
+                    StoreHarness(directory: directory, client: client, service: service.withLockedValue { $0! })
+                )
+            }
+        case .postgres:
+            return try await PostgresServer.with { server in
+                var logger = Logger(label: "harepost.store.tests")
+                logger.logLevel = .critical
+                let backend = try PostgresBackend(
+                    settings: PostgresSettings(url: server.url(), password: nil),
+                    component: "store",
+                    migrations: StoreService.postgresMigrations,
+                    logger: logger
+                )
+                let store = StoreService(postgres: backend, configuration: configuration, logger: logger)
+                return try await withThrowingTaskGroup(of: T?.self) { group in
+                    for background in store.backgroundServices {
+                        group.addTask {
+                            try await background.run()
+                            return nil
+                        }
+                    }
+                    try await backend.ready()
+                    let result = try await withRPCService(component: "store") { _ in
+                        try store.router()
+                    } _: {
+                        directory,
+                        client in
+                        try await body(
+                            StoreHarness(directory: directory, client: client, service: store, postgres: server)
+                        )
+                    }
+                    group.cancelAll()
+                    while let _ = try await group.next() {}
+                    return result
+                }
+            }
+        }
+    }
+
+    /// Makes `duration` pass for leases: on the injected `clock` for SQLite,
+    /// in the rows for PostgreSQL, whose leases run on the database's clock.
+    func letLeaseTimePass(_ duration: Duration, clock: ManualWallClock) async throws {
+        if let postgres {
+            let milliseconds =
+                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            try await postgres.psql(
+                "UPDATE deliveries SET lease_expires_at = lease_expires_at - \(milliseconds) WHERE lease_id IS NOT NULL"
+            )
+        } else {
+            clock.advance(by: duration)
         }
     }
 

@@ -299,7 +299,7 @@ struct StoreServiceTests {
             _ = try await store.send(#"{"target": "https://your-app.com/", "delivery": {"timeout_ms": 1000}}"#)
             let first = try #require(try await store.claim().first)
             #expect(try await store.claim().isEmpty)
-            clock.advance(by: .milliseconds(5001))
+            try await store.letLeaseTimePass(.milliseconds(5001), clock: clock)
             let second = try #require(try await store.claim().first)
             #expect(second.string("queue_id") == first.string("queue_id"))
             #expect(second.string("lease_id") != first.string("lease_id"))

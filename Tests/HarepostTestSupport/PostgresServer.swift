@@ -36,7 +36,7 @@ public final class PostgresServer: Sendable {
         directory = try makeTemporaryDirectory("hp-pg")
         port = try Self.freePort()
         let template = try await Self.template(binaries)
-        _ = try await runTool(["cp", "-a", template, "\(directory)/data"])
+        _ = try await Self.run(["cp", "-a", template, "\(directory)/data"], in: directory)
         try Self.handToServerUser(directory)
         try await start()
     }
@@ -55,12 +55,15 @@ public final class PostgresServer: Sendable {
     /// Runs SQL through psql (over the Unix socket) and returns its output.
     @discardableResult
     public func psql(_ sql: String, database: String = "postgres") async throws -> String {
-        let result = try await runTool([
-            "\(binaries)/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", "\(port)",
-            "-U", "harepost", "-d", database, "-c", sql,
-        ])
-        guard result.status == 0 else { throw Failure("psql: \(result.errors)") }
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (status, output) = try await Self.run(
+            [
+                "\(binaries)/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", directory, "-p", "\(port)",
+                "-U", "harepost", "-d", database, "-c", sql,
+            ],
+            in: directory
+        )
+        guard status == 0 else { throw Failure("psql: \(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public func start() async throws {
@@ -81,14 +84,20 @@ public final class PostgresServer: Sendable {
 
     private func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
-    /// Runs pg_ctl with its output in a file rather than a pipe (the server
-    /// it starts keeps every descriptor it inherited, so a pipe would never
-    /// end), spawned and reaped here: Foundation's `Process` loses track of
-    /// `runuser` once it exits (seen as a zombie it reports as running).
     private func pgctl(_ arguments: [String]) async throws {
-        let outputPath = "\(directory)/pg_ctl.out"
-        let command = Self.asServerUser(["\(binaries)/pg_ctl"] + arguments)
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        let (status, said) = try await Self.run(Self.asServerUser(["\(binaries)/pg_ctl"] + arguments), in: directory)
+        guard status == 0 else { throw Failure("pg_ctl \(arguments[0]): \(said)\n\(log)") }
+    }
+
+    /// Runs a command to its end, its output in a file rather than a pipe
+    /// (a server pg_ctl starts keeps every descriptor it inherited, so a
+    /// pipe would never end), spawned and reaped here: Foundation's
+    /// `Process` loses track of `runuser` once it exits, and after that of
+    /// other children of the test process too.
+    static func run(_ command: [String], in directory: String) async throws -> (status: Int32, output: String) {
+        let outputPath = "\(directory)/command-\(UInt32.random(in: 0...UInt32.max)).out"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
@@ -100,11 +109,14 @@ public final class PostgresServer: Sendable {
         let spawned = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
         guard spawned == 0 else { throw Failure("cannot run \(command[0]): errno \(spawned)") }
         var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(10)) }
-        guard status == 0 else {
-            let said = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            throw Failure("pg_ctl \(arguments[0]): \(said)\n\(log)")
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            guard reaped == 0 else { throw Failure("lost \(command[0]) (pid \(pid)): errno \(errno)") }
+            try await Task.sleep(for: .milliseconds(10))
         }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return (status, output)
     }
 
     // MARK: Once per process
@@ -121,13 +133,14 @@ public final class PostgresServer: Sendable {
         private static func make(_ binaries: String) async throws -> String {
             let directory = try makeTemporaryDirectory("hp-pg-template")
             try handToServerUser(directory)
-            let result = try await runTool(
+            let (status, output) = try await run(
                 asServerUser([
                     "\(binaries)/initdb", "-D", "\(directory)/data", "-U", "harepost", "--auth=trust", "-E", "UTF8",
                     "--no-sync", "--locale=C",
-                ])
+                ]),
+                in: "/tmp"
             )
-            guard result.status == 0 else { throw Failure("initdb: \(result.errors)") }
+            guard status == 0 else { throw Failure("initdb: \(output)") }
             templateDirectory = directory
             atexit { templateDirectory.map { try? FileManager.default.removeItem(atPath: $0) } }
             return "\(directory)/data"

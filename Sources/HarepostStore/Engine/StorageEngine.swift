@@ -26,12 +26,9 @@ protocol StorageEngine: Sendable {
     )
 
     // Lookups (scoped to the tenant; another tenant's id is `notFound`)
-    // `delivery` and `deliveries` read O(1) index entries and answer without
-    // waiting: the service serves them on the RPC connection's event loop
-    // (RPCRouter.register(_:immediate:)).
-    func delivery(_ queueID: String, tenant: Tenant) throws -> (DeliveryRecord, [AttemptRecord])
+    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord])
     /// Newest first; `before` is an exclusive keyset position from a previous page.
-    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) throws
+    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) async throws
         -> [DeliveryRecord]
     func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
         records: [AttemptRecord], total: Int64
@@ -40,7 +37,9 @@ protocol StorageEngine: Sendable {
     // Queue
     /// Leases up to `limit` due deliveries; each lease lasts its delivery's
     /// timeout plus `leaseMarginMilliseconds`.
-    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery]
+    /// `workerID` names the claiming dispatcher where the engine keeps it.
+    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64, workerID: String) async throws
+        -> [LeasedDelivery]
     /// When the earliest delivery that is not leased becomes due (nil: none queued).
     func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds?
     /// How much work is waiting: for metrics.
@@ -56,6 +55,20 @@ protocol StorageEngine: Sendable {
     func storageFailure(_ error: any Error) -> String?
     /// A small durable write, to find out whether writes work again.
     func probeWrite() async throws
+
+    /// The longest a long poll may sleep without looking again: set where
+    /// another process can make work due without waking this one for sure.
+    var maximumNap: Duration? { get }
+}
+
+/// An engine whose point reads (a delivery by id, one keyset page) touch
+/// O(1) index entries in local storage and answer without waiting: the
+/// service serves them on the RPC connection's event loop
+/// (`RPCRouter.register(_:immediate:)`), the fast path of docs/rpc.md.
+protocol ImmediatePointReads: StorageEngine {
+    func delivery(_ queueID: String, tenant: Tenant) throws -> (DeliveryRecord, [AttemptRecord])
+    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) throws
+        -> [DeliveryRecord]
 }
 
 extension StorageEngine {

@@ -14,3 +14,8 @@ extension SQLiteEngine {
         }
     }
 }
+
+extension SQLiteEngine {
+    /// One store owns the file: its own sends wake its long polls.
+    var maximumNap: Duration? { nil }
+}

@@ -288,7 +288,9 @@ extension SQLiteEngine {
 
     // MARK: Queue
 
-    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64) async throws -> [LeasedDelivery] {
+    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64, workerID: String) async throws
+        -> [LeasedDelivery]
+    {
         try await commits.write { db in
             let records = try SQLiteRows.all(
                 db.cachedStatement(sql: SQLiteStatements.due),

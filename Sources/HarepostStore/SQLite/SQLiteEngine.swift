@@ -6,7 +6,7 @@ import HarepostSQLite
 
 /// The embedded storage engine: one SQLite file (`<data-dir>/store.sqlite`) in
 /// WAL mode with `synchronous = FULL`, writes grouped into shared commits.
-final class SQLiteEngine: StorageEngine {
+final class SQLiteEngine: ImmediatePointReads {
     let pool: DatabasePool
     let commits: GroupCommit
     let pointReaders: PointReaders

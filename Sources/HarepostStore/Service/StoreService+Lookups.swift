@@ -8,17 +8,31 @@ extension StoreService {
     static let defaultAttemptPageSize = 50
     static let maximumPageSize = 100
 
-    func getDelivery(_ request: StoreV1.GetDeliveryRequest, _ context: RPCContext) throws
+    /// GetDelivery on an engine whose point reads answer at once.
+    func getDelivery(_ request: StoreV1.GetDeliveryRequest, _ context: RPCContext, _ engine: any ImmediatePointReads)
+        throws -> StoreV1.GetDeliveryResponse
+    {
+        let tenant = try tenant(context)
+        do {
+            return Self.deliveryResponse(try engine.delivery(request.queueID, tenant: tenant))
+        } catch StorageError.notFound {
+            throw RPCError.notFound("no delivery \(request.queueID)")
+        }
+    }
+
+    func getDelivery(_ request: StoreV1.GetDeliveryRequest, _ context: RPCContext) async throws
         -> StoreV1.GetDeliveryResponse
     {
         let tenant = try tenant(context)
-        let queueID = request.queueID
-        let (delivery, attempts): (DeliveryRecord, [AttemptRecord])
         do {
-            (delivery, attempts) = try engine.delivery(queueID, tenant: tenant)
+            return Self.deliveryResponse(try await engine.delivery(request.queueID, tenant: tenant))
         } catch StorageError.notFound {
-            throw RPCError.notFound("no delivery \(queueID)")
+            throw RPCError.notFound("no delivery \(request.queueID)")
         }
+    }
+
+    static func deliveryResponse(_ found: (DeliveryRecord, [AttemptRecord])) -> StoreV1.GetDeliveryResponse {
+        let (delivery, attempts) = found
         var message = StoreV1.Delivery()
         message.queueID = delivery.queueID
         message.target = delivery.target
@@ -43,14 +57,38 @@ extension StoreService {
         return response
     }
 
-    func listDeliveries(_ request: StoreV1.ListDeliveriesRequest, _ context: RPCContext) throws
+    /// ListDeliveries on an engine whose point reads answer at once.
+    func listDeliveries(
+        _ request: StoreV1.ListDeliveriesRequest,
+        _ context: RPCContext,
+        _ engine: any ImmediatePointReads
+    ) throws -> StoreV1.ListDeliveriesResponse {
+        let tenant = try tenant(context)
+        let (limit, before) = try Self.page(request)
+        // One extra row says whether another page exists.
+        let records = try engine.deliveries(tenant: tenant, status: request.status, before: before, limit: limit + 1)
+        return Self.listResponse(records, limit: limit)
+    }
+
+    func listDeliveries(_ request: StoreV1.ListDeliveriesRequest, _ context: RPCContext) async throws
         -> StoreV1.ListDeliveriesResponse
     {
         let tenant = try tenant(context)
-        let limit = try Self.pageSize(request.limit, default: Self.defaultPageSize)
-        let before = try request.cursor.map(DeliveryCursor.decode)
-        // One extra row says whether another page exists.
-        let records = try engine.deliveries(tenant: tenant, status: request.status, before: before, limit: limit + 1)
+        let (limit, before) = try Self.page(request)
+        let records = try await engine.deliveries(
+            tenant: tenant,
+            status: request.status,
+            before: before,
+            limit: limit + 1
+        )
+        return Self.listResponse(records, limit: limit)
+    }
+
+    static func page(_ request: StoreV1.ListDeliveriesRequest) throws(RPCError) -> (limit: Int, before: Int64?) {
+        (try pageSize(request.limit, default: defaultPageSize), try request.cursor.map(DeliveryCursor.decode))
+    }
+
+    static func listResponse(_ records: [DeliveryRecord], limit: Int) -> StoreV1.ListDeliveriesResponse {
         let page = records.prefix(limit)
         var response = StoreV1.ListDeliveriesResponse()
         response.data = page.map(Self.summary)

@@ -24,7 +24,8 @@ extension StoreService {
             let leased = try await engine.claimDue(
                 now: now,
                 limit: Int(requested),
-                leaseMarginMilliseconds: configuration.leaseMarginMilliseconds
+                leaseMarginMilliseconds: configuration.leaseMarginMilliseconds,
+                workerID: request.workerID
             )
             let remaining = giveUp - .now
             if !leased.isEmpty || remaining <= .zero || Task.isCancelled || Task.isShuttingDownGracefully {
@@ -33,7 +34,7 @@ extension StoreService {
                 return response
             }
             // Sleep until the next delivery (or lease expiry) is due, a send arrives, or time is up.
-            var nap = remaining
+            var nap = min(remaining, engine.maximumNap ?? remaining)
             if let next = try await engine.nextDueTime(now: now) {
                 nap = min(nap, .milliseconds(max(1, next - now)))
             }

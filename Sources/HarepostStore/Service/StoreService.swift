@@ -2,12 +2,15 @@ import Foundation
 import HarepostContracts
 import HarepostJSON
 import HarepostNetworkPolicy
+public import HarepostPostgres
 import HarepostProto
 public import HarepostRPC
 public import HarepostTime
-import Logging
+public import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+public import ServiceLifecycle
 
 /// The `harepost.store.v1.Store` service: the source of truth for every delivery.
 public struct StoreService: Sendable {
@@ -51,11 +54,34 @@ public struct StoreService: Sendable {
     let due = DueSignal()
     let health: StorageHealth
 
+    /// What runs beside the RPC server for as long as the store serves
+    /// (the PostgreSQL pool and its listener); start them before it.
+    public let backgroundServices: [any Service]
+
     /// A store on the embedded SQLite engine at `path`.
     public init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
-        self.engine = try SQLiteEngine(path: path)
+        self.init(engine: try SQLiteEngine(path: path), configuration: configuration, backgroundServices: [])
+    }
+
+    /// The store's schema steps, for the ``PostgresBackend`` it runs on.
+    public static let postgresMigrations = PostgresSchema.migrations
+
+    /// A store on PostgreSQL: several stores may share the database.
+    public init(postgres database: PostgresBackend, configuration: Configuration = Configuration(), logger: Logger) {
+        let engine = PostgresEngine(database: database, logger: logger)
+        self.init(
+            engine: engine,
+            configuration: configuration,
+            backgroundServices: [database, BackgroundTask { await engine.listen() }]
+        )
+        let due = self.due
+        engine.wake.withLockedValue { $0 = { due.notify() } }
+    }
+
+    init(engine: any StorageEngine, configuration: Configuration, backgroundServices: [any Service]) {
+        self.engine = engine
         self.configuration = configuration
-        let engine = self.engine
+        self.backgroundServices = backgroundServices
         self.health = StorageHealth(classify: { engine.storageFailure($0) }, probe: { try await engine.probeWrite() })
     }
 
@@ -77,19 +103,26 @@ public struct StoreService: Sendable {
         try register(Store.ListDeliveryAttempts.self, StoreService.listDeliveryAttempts)
         try register(Store.ClaimDue.self, StoreService.claimDue)
         try register(Store.RecordAttempt.self, StoreService.recordAttempt)
-        // Point reads: answered on the connection's event loop, no task.
-        try router.register(
-            Store.GetDelivery.self,
-            immediate: { request, context in
-                do { return try getDelivery(request, context) } catch { throw status(of: error, context) }
-            }
-        )
-        try router.register(
-            Store.ListDeliveries.self,
-            immediate: { request, context in
-                do { return try listDeliveries(request, context) } catch { throw status(of: error, context) }
-            }
-        )
+        if let local = engine as? any ImmediatePointReads {
+            // Point reads: answered on the connection's event loop, no task.
+            try router.register(
+                Store.GetDelivery.self,
+                immediate: { request, context in
+                    do { return try getDelivery(request, context, local) } catch { throw status(of: error, context) }
+                }
+            )
+            try router.register(
+                Store.ListDeliveries.self,
+                immediate: { request, context in
+                    do { return try listDeliveries(request, context, local) } catch {
+                        throw status(of: error, context)
+                    }
+                }
+            )
+        } else {
+            try register(Store.GetDelivery.self, StoreService.getDelivery)
+            try register(Store.ListDeliveries.self, StoreService.listDeliveries)
+        }
         // Sends: validated on the event loop, answered from the group commit
         // (storage errors already mapped to statuses: no second future).
         try router.register(Store.Send.self, future: { request, context, promise in send(request, context, promise) })

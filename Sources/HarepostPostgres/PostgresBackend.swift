@@ -9,7 +9,7 @@ public import ServiceLifecycle
 ///
 /// Run it (``run()``) for as long as the component serves; ``ready()``
 /// returns once the pool runs and the schema is current.
-public final class PostgresDatabase: Service, Sendable {
+public final class PostgresBackend: Service, Sendable {
     public let settings: PostgresSettings
     public let client: PostgresClient
     let logger: Logger
@@ -147,8 +147,13 @@ public final class PostgresDatabase: Service, Sendable {
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let logger = self.logger
-        return try await withConnection { connection in
-            try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await withConnection { connection in
+                try await connection.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
+        } catch let error as PostgresTransactionError {
+            // What `body` threw (rolled back) is the caller's to handle as thrown.
+            throw error.closureError ?? error
         }
     }
 }

@@ -1,0 +1,574 @@
+import Foundation
+import HarepostContracts
+import HarepostPostgres
+import HarepostProto
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PostgresNIO
+
+/// The store on PostgreSQL, for several stores (and their dispatchers) on
+/// one database. Every rule of the SQLite engine holds across processes:
+/// claims skip rows another store has locked, a lease is checked inside the
+/// recording `UPDATE` and stamped with the database's clock, idempotency
+/// keys and links are upserts, and a send committed through any store wakes
+/// the long polls of every store (`NOTIFY`, at most one in flight per store).
+final class PostgresEngine: StorageEngine, Sendable {
+    let database: PostgresBackend
+    let logger: Logger
+    /// Wakes this store's long polls; set by the service.
+    let wake = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    private let notifier: CoalescedNotifier
+
+    static let channel = "harepost_due"
+
+    init(database: PostgresBackend, logger: Logger) {
+        self.database = database
+        self.logger = logger
+        self.notifier = CoalescedNotifier(database: database, channel: Self.channel)
+    }
+
+    /// The longest a long poll sleeps without looking: the fallback for a
+    /// lost notification (a connection that dropped while LISTENing).
+    var maximumNap: Duration? { .seconds(1) }
+
+    /// Listens for sends committed through any store and wakes this store's
+    /// long polls, reconnecting while the database is away; until cancelled.
+    func listen() async {
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await database.ready()
+                try await database.client.withConnection { connection in
+                    try await connection.listen(on: Self.channel) { notifications in
+                        delay = .milliseconds(100)
+                        // Work may have become due while not listening.
+                        self.wake.withLockedValue { $0 }?()
+                        for try await _ in notifications { self.wake.withLockedValue { $0 }?() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("cannot listen for new work; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+
+    // MARK: Domains
+
+    func addDomain(accountID: String, domain: String, token: String, now: UnixMilliseconds) async throws -> DomainRecord
+    {
+        try await database.withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO domains (account_id, domain, token, status, created_at)
+                VALUES (\(accountID), \(domain), \(token), 'pending', \(now))
+                ON CONFLICT (account_id, domain) DO NOTHING
+                """,
+                logger: self.logger
+            )
+            return try await Self.domain(accountID: accountID, domain: domain, connection, self.logger)!
+        }
+    }
+
+    func domains(accountID: String) async throws -> [DomainRecord] {
+        try await database.withConnection { connection in
+            try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT domain, token, status, created_at, verified_at FROM domains
+                    WHERE account_id = \(accountID) ORDER BY domain
+                    """,
+                    logger: self.logger
+                ),
+                PostgresRows.domain
+            )
+        }
+    }
+
+    func markDomainVerified(accountID: String, domain: String, now: UnixMilliseconds) async throws -> DomainRecord {
+        try await database.withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE domains SET status = 'verified', verified_at = \(now)
+                WHERE account_id = \(accountID) AND domain = \(domain) AND status = 'pending'
+                """,
+                logger: self.logger
+            )
+            guard let record = try await Self.domain(accountID: accountID, domain: domain, connection, self.logger)
+            else { throw StorageError.notFound }
+            return record
+        }
+    }
+
+    private static func domain(accountID: String, domain: String, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> DomainRecord?
+    {
+        try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT domain, token, status, created_at, verified_at FROM domains
+                WHERE account_id = \(accountID) AND domain = \(domain)
+                """,
+                logger: logger
+            ),
+            PostgresRows.domain
+        ).first
+    }
+
+    // MARK: Sends
+
+    func insert(
+        _ delivery: NewDelivery,
+        on eventLoop: (any EventLoop)?,
+        completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
+    ) {
+        Task {
+            let result: Result<(record: DeliveryRecord, created: Bool), any Error>
+            do {
+                result = .success(try await insert(delivery))
+            } catch {
+                result = .failure(error)
+            }
+            if let eventLoop { eventLoop.execute { completion(result) } } else { completion(result) }
+        }
+    }
+
+    func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
+        let headers = HeaderJSON.encode(delivery.headers)
+        let logger = self.logger
+        let inserted = try await database.withTransaction { connection -> (DeliveryRecord, Bool) in
+            let tenant = delivery.tenant
+            if let key = delivery.idempotencyKey,
+                let existing = try await Self.delivery(
+                    byIdempotencyKey: key,
+                    accountID: tenant.accountID,
+                    connection,
+                    logger
+                )
+            {
+                return (existing, false)
+            }
+            // Upserts that answer the row's id whether this call or another made it.
+            let destinationID = try await connection.query(
+                """
+                INSERT INTO destinations (id, account_id, environment, origin, name, created_at)
+                VALUES (\(StoreIdentifiers.timeOrdered("dest")), \(tenant.accountID), \(tenant.environment.jsonName),
+                        \(delivery.destinationOrigin), \(delivery.destinationName), \(delivery.createdAt))
+                ON CONFLICT (account_id, environment, origin) DO UPDATE SET origin = EXCLUDED.origin
+                RETURNING id
+                """,
+                logger: logger
+            ).collect().first!.decode(String.self)
+            let connectionID = try await connection.query(
+                """
+                INSERT INTO connections (id, account_id, environment, destination_id, name, created_at)
+                VALUES (\(StoreIdentifiers.timeOrdered("conn")), \(tenant.accountID), \(tenant.environment.jsonName),
+                        \(destinationID), \(delivery.connectionName), \(delivery.createdAt))
+                ON CONFLICT (account_id, environment, destination_id) DO UPDATE SET destination_id = EXCLUDED.destination_id
+                RETURNING id
+                """,
+                logger: logger
+            ).collect().first!.decode(String.self)
+            let policy = delivery.policy
+            let seq = try await connection.query(
+                """
+                INSERT INTO deliveries (
+                    id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
+                    max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
+                    created_at, updated_at, next_attempt_at, request_id, connection_id, destination_id,
+                    status, next_trigger
+                ) VALUES (
+                    \(delivery.queueID), \(tenant.accountID), \(tenant.environment.jsonName), \(delivery.target),
+                    \(delivery.method), \(headers), \(ByteBuffer(bytes: delivery.body)), \(delivery.metadataJSON),
+                    \(delivery.sign), \(delivery.idempotencyKey), \(policy.maxAttempts), \(policy.backoff.jsonName),
+                    \(policy.baseDelayMilliseconds), \(policy.maxDelayMilliseconds), \(policy.jitter.jsonName),
+                    \(policy.timeoutMilliseconds), \(policy.respectRetryAfter), \(delivery.createdAt),
+                    \(delivery.createdAt), \(delivery.createdAt), \(delivery.requestID), \(connectionID),
+                    \(destinationID), 'queued', 'initial'
+                )
+                ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                RETURNING seq
+                """,
+                logger: logger
+            ).collect().first?.decode(Int64.self)
+            guard let seq else {
+                // Another store committed the same key between the lookup and the insert.
+                let existing = try await Self.delivery(
+                    byIdempotencyKey: delivery.idempotencyKey ?? "",
+                    accountID: tenant.accountID,
+                    connection,
+                    logger
+                )
+                guard let existing else { throw StorageError.invalidState("idempotency key conflict without a row") }
+                return (existing, false)
+            }
+            let record = DeliveryRecord(
+                seq: seq,
+                queueID: delivery.queueID,
+                tenant: tenant,
+                target: delivery.target,
+                method: delivery.method,
+                headersJSON: headers,
+                body: delivery.body,
+                sign: delivery.sign,
+                idempotencyKey: delivery.idempotencyKey,
+                policy: policy,
+                status: .queued,
+                attempts: 0,
+                lastStatus: nil,
+                createdAt: delivery.createdAt,
+                updatedAt: delivery.createdAt,
+                nextTrigger: .initial,
+                requestID: delivery.requestID
+            )
+            return (record, true)
+        }
+        if inserted.1 { notifier.poke() }
+        return (inserted.0, inserted.1)
+    }
+
+    private static func delivery(
+        byIdempotencyKey key: String,
+        accountID: String,
+        _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> DeliveryRecord? {
+        try await PostgresRows.all(
+            connection.query(
+                """
+                SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                WHERE account_id = \(accountID) AND idempotency_key = \(key)
+                """,
+                logger: logger
+            ),
+            PostgresRows.delivery
+        ).first
+    }
+
+    // MARK: Lookups
+
+    func delivery(_ queueID: String, tenant: Tenant) async throws -> (DeliveryRecord, [AttemptRecord]) {
+        let logger = self.logger
+        return try await database.withConnection { connection in
+            guard
+                let delivery = try await PostgresRows.all(
+                    connection.query(
+                        """
+                        SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                        WHERE id = \(queueID) AND account_id = \(tenant.accountID)
+                        AND environment = \(tenant.environment.jsonName)
+                        """,
+                        logger: logger
+                    ),
+                    PostgresRows.delivery
+                ).first
+            else { throw StorageError.notFound }
+            let attempts = try await PostgresRows.all(
+                connection.query(
+                    """
+                    \(unescaped: PostgresSchema.attemptSelect)
+                    WHERE a.delivery_seq = \(delivery.seq) ORDER BY a.attempt_number
+                    """,
+                    logger: logger
+                ),
+                PostgresRows.attempt
+            )
+            return (delivery, attempts)
+        }
+    }
+
+    func deliveries(tenant: Tenant, status: StoreV1.DeliveryStatus?, before: Int64?, limit: Int) async throws
+        -> [DeliveryRecord]
+    {
+        let logger = self.logger
+        return try await database.withConnection { connection in
+            try await PostgresRows.all(
+                connection.query(
+                    """
+                    SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                    WHERE account_id = \(tenant.accountID) AND environment = \(tenant.environment.jsonName)
+                    AND (\(status?.jsonName)::text IS NULL OR status = \(status?.jsonName))
+                    AND (\(before)::bigint IS NULL OR seq < \(before))
+                    ORDER BY seq DESC LIMIT \(limit)
+                    """,
+                    logger: logger
+                ),
+                PostgresRows.delivery
+            )
+        }
+    }
+
+    func attempts(tenant: Tenant, filter: AttemptFilter, limit: Int, offset: Int) async throws -> (
+        records: [AttemptRecord], total: Int64
+    ) {
+        let logger = self.logger
+        return try await database.withConnection { connection in
+            func conditions() -> PostgresQuery {
+                """
+                WHERE a.account_id = \(tenant.accountID) AND a.environment = \(tenant.environment.jsonName)
+                AND (\(filter.eventID)::text IS NULL OR d.id = \(filter.eventID))
+                AND (\(filter.connectionID)::text IS NULL OR d.connection_id = \(filter.connectionID))
+                AND (\(filter.destinationID)::text IS NULL OR d.destination_id = \(filter.destinationID))
+                AND (\(filter.outcome?.jsonName)::text IS NULL OR a.outcome = \(filter.outcome?.jsonName))
+                AND (\(filter.isDLQ)::boolean IS NULL OR a.is_dlq = \(filter.isDLQ))
+                """
+            }
+            var count = conditions()
+            count.sql = "SELECT count(*) FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq " + count.sql
+            let total = try await connection.query(count, logger: logger).collect().first?.decode(Int64.self) ?? 0
+            var page = conditions()
+            page.sql =
+                PostgresSchema.attemptSelect + " " + page.sql + " ORDER BY a.seq DESC LIMIT \(limit) OFFSET \(offset)"
+            let records = try await PostgresRows.all(connection.query(page, logger: logger), PostgresRows.attempt)
+            return (records, total)
+        }
+    }
+
+    // MARK: Queue
+
+    func claimDue(now: UnixMilliseconds, limit: Int, leaseMarginMilliseconds: Int64, workerID: String) async throws
+        -> [LeasedDelivery]
+    {
+        let logger = self.logger
+        let columns = PostgresSchema.deliveryColumns.split(separator: ",")
+            .map { "d." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
+        return try await database.withConnection { connection in
+            // A lease still set is one that expired with no attempt recorded:
+            // that attempt may have reached the target, so it counts.
+            try await PostgresRows.all(
+                connection.query(
+                    """
+                    WITH due AS (
+                        SELECT seq FROM deliveries
+                        WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= \(unescaped: PostgresSchema.now)
+                        AND (lease_expires_at IS NULL OR lease_expires_at <= \(unescaped: PostgresSchema.now))
+                        ORDER BY next_attempt_at LIMIT \(limit)
+                        FOR UPDATE SKIP LOCKED
+                    )
+                    UPDATE deliveries d SET
+                        lease_id = 'lease_' || replace(gen_random_uuid()::text, '-', ''),
+                        lease_expires_at = \(unescaped: PostgresSchema.now) + d.timeout_ms + \(leaseMarginMilliseconds),
+                        attempts = d.attempts + (CASE WHEN d.lease_id IS NULL THEN 0 ELSE 1 END),
+                        worker_id = \(workerID)
+                    FROM due WHERE d.seq = due.seq
+                    RETURNING \(unescaped: columns), d.lease_id, d.lease_expires_at
+                    """,
+                    logger: logger
+                )
+            ) { columns in
+                let delivery = try PostgresRows.delivery(&columns)
+                let leaseID: String = try columns.next()
+                let expiresAt: Int64 = try columns.next()
+                return LeasedDelivery(
+                    delivery: delivery,
+                    leaseID: leaseID,
+                    leaseExpiresAt: expiresAt,
+                    attemptNumber: delivery.attempts + 1
+                )
+            }
+        }
+    }
+
+    func nextDueTime(now: UnixMilliseconds) async throws -> UnixMilliseconds? {
+        let logger = self.logger
+        return try await database.withConnection { connection in
+            // Relative to the database's clock, then placed on the caller's.
+            try await connection.query(
+                """
+                SELECT min(greatest(next_attempt_at, coalesce(lease_expires_at, 0))) - \(unescaped: PostgresSchema.now)
+                FROM deliveries WHERE next_attempt_at IS NOT NULL
+                """,
+                logger: logger
+            ).collect().first?.decode(Int64?.self).map { now + $0 }
+        }
+    }
+
+    func queueDepth(now: UnixMilliseconds) async throws -> QueueDepth {
+        let logger = self.logger
+        return try await database.withConnection { connection in
+            let row = try await connection.query(
+                """
+                SELECT count(*),
+                       count(*) FILTER (WHERE lease_expires_at > \(unescaped: PostgresSchema.now)),
+                       count(*) FILTER (WHERE greatest(next_attempt_at, coalesce(lease_expires_at, 0))
+                                        <= \(unescaped: PostgresSchema.now))
+                FROM deliveries WHERE next_attempt_at IS NOT NULL
+                """,
+                logger: logger
+            ).collect().first
+            guard let row else { return QueueDepth(pending: 0, due: 0, leased: 0) }
+            var columns = PostgresRows.Columns(row)
+            let (pending, leased, due) = try (
+                columns.next(Int64.self), columns.next(Int64.self), columns.next(Int64.self)
+            )
+            return QueueDepth(pending: Int(pending), due: Int(due), leased: Int(leased))
+        }
+    }
+
+    func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws
+        -> StoreV1.DeliveryStatus
+    {
+        let logger = self.logger
+        let status = try await database.withTransaction { connection -> StoreV1.DeliveryStatus in
+            let terminal = report.newStatus != .retrying
+            let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
+            let nextAttemptAt = terminal ? nil : report.nextAttemptAt
+            // The lease is checked in the UPDATE itself, against the
+            // database's clock: a late recorder changes nothing.
+            let updated = try await connection.query(
+                """
+                WITH old AS (
+                    SELECT seq, attempts, next_trigger, account_id, environment FROM deliveries
+                    WHERE id = \(queueID) FOR UPDATE
+                )
+                UPDATE deliveries d SET status = \(report.newStatus.jsonName), attempts = d.attempts + 1,
+                    last_status = \(report.httpStatus), updated_at = \(now), next_attempt_at = \(nextAttemptAt),
+                    next_trigger = 'retry', lease_id = NULL, lease_expires_at = NULL
+                FROM old
+                WHERE d.seq = old.seq AND d.lease_id = \(leaseID)
+                AND d.lease_expires_at > \(unescaped: PostgresSchema.now)
+                RETURNING old.seq, old.attempts, old.next_trigger, old.account_id, old.environment
+                """,
+                logger: logger
+            ).collect().first
+            guard let updated else {
+                let exists =
+                    try await connection.query(
+                        "SELECT 1 FROM deliveries WHERE id = \(queueID)",
+                        logger: logger
+                    ).collect().isEmpty == false
+                throw exists ? StorageError.leaseNotHeld : StorageError.notFound
+            }
+            var columns = PostgresRows.Columns(updated)
+            let (seq, attempts) = try (columns.next(Int64.self), columns.next(Int64.self))
+            let (trigger, accountID, environment) = try (
+                columns.next(String.self), columns.next(String.self), columns.next(String.self)
+            )
+            try await connection.query(
+                """
+                INSERT INTO attempts (
+                    id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
+                    duration_ms, error, request_url, request_method, request_headers, request_body_size,
+                    response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
+                ) VALUES (
+                    \(StoreIdentifiers.timeOrdered("att")), \(seq), \(accountID), \(environment), \(attempts + 1),
+                    \(trigger), \(report.outcome.jsonName), \(report.httpStatus), \(report.durationMilliseconds),
+                    \(report.error), \(report.requestURL), \(report.requestMethod), \(report.requestHeadersJSON),
+                    \(report.requestBodySize), \(report.responseHeadersJSON), \(report.responseBody), \(now),
+                    \(nextAttemptAt), \(deadLettered), \(deadLettered ? now : nil)
+                )
+                """,
+                logger: logger
+            )
+            return report.newStatus
+        }
+        if status == .retrying { notifier.poke() }
+        return status
+    }
+
+    func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {
+        let logger = self.logger
+        let record = try await database.withTransaction { connection -> DeliveryRecord in
+            guard
+                let current = try await PostgresRows.all(
+                    connection.query(
+                        """
+                        SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                        WHERE id = \(queueID) AND account_id = \(tenant.accountID)
+                        AND environment = \(tenant.environment.jsonName) FOR UPDATE
+                        """,
+                        logger: logger
+                    ),
+                    PostgresRows.delivery
+                ).first
+            else { throw StorageError.notFound }
+            guard current.status == .deadLetter || current.status == .rejected else {
+                throw StorageError.invalidState(
+                    "only a rejected or dead_letter delivery can be retried; this one is \(current.status.jsonName)"
+                )
+            }
+            return try await PostgresRows.all(
+                connection.query(
+                    """
+                    UPDATE deliveries SET status = 'retrying', next_attempt_at = \(now), next_trigger = 'manual',
+                        updated_at = \(now), max_attempts = greatest(max_attempts, attempts + 1)
+                    WHERE seq = \(current.seq)
+                    RETURNING \(unescaped: PostgresSchema.deliveryColumns)
+                    """,
+                    logger: logger
+                ),
+                PostgresRows.delivery
+            )[0]
+        }
+        notifier.poke()
+        return record
+    }
+
+    // MARK: Health
+
+    func storageFailure(_ error: any Error) -> String? {
+        PostgresFailure.storageReason(error)
+    }
+
+    func probeWrite() async throws {
+        let logger = self.logger
+        _ = try await database.withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO storage_probe (id, written_at) VALUES (1, \(unescaped: PostgresSchema.now))
+                ON CONFLICT (id) DO UPDATE SET written_at = EXCLUDED.written_at
+                """,
+                logger: logger
+            )
+        }
+    }
+}
+
+/// Sends `NOTIFY` after commits, at most one at a time: pokes while one is
+/// on its way are folded into one more. A NOTIFY inside every send's
+/// transaction would take the database's notification lock at each commit
+/// and serialise them.
+final class CoalescedNotifier: Sendable {
+    private let database: PostgresBackend
+    private let channel: String
+    private let state = NIOLockedValueBox((sending: false, again: false))
+
+    init(database: PostgresBackend, channel: String) {
+        self.database = database
+        self.channel = channel
+    }
+
+    func poke() {
+        let start = state.withLockedValue { state -> Bool in
+            if state.sending {
+                state.again = true
+                return false
+            }
+            state.sending = true
+            return true
+        }
+        guard start else { return }
+        Task { await send() }
+    }
+
+    private func send() async {
+        while true {
+            let channel = self.channel
+            _ = try? await database.withConnection { connection in
+                try await connection.query("SELECT pg_notify(\(channel), '')", logger: Logger(label: "harepost.store"))
+            }
+            let more = state.withLockedValue { state -> Bool in
+                if state.again {
+                    state.again = false
+                    return true
+                }
+                state.sending = false
+                return false
+            }
+            if !more { return }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import HarepostPostgres
+
+/// The store's tables in PostgreSQL: the SQLite schema's rules, with the
+/// lease holder kept, and no attempt number recorded twice for a delivery.
+enum PostgresSchema {
+    static let migrations = [
+        PostgresMigration(
+            version: 1,
+            name: "domains-deliveries-attempts",
+            statements: [
+                """
+                CREATE TABLE domains (
+                    account_id TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    token TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('pending', 'verified')),
+                    created_at BIGINT NOT NULL,
+                    verified_at BIGINT,
+                    PRIMARY KEY (account_id, domain)
+                )
+                """,
+                """
+                CREATE TABLE destinations (
+                    id TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (account_id, environment, origin)
+                )
+                """,
+                """
+                CREATE TABLE connections (
+                    id TEXT PRIMARY KEY,
+                    account_id TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    destination_id TEXT NOT NULL REFERENCES destinations(id),
+                    name TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (account_id, environment, destination_id)
+                )
+                """,
+                """
+                CREATE TABLE deliveries (
+                    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    account_id TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    headers TEXT NOT NULL,
+                    body BYTEA NOT NULL,
+                    metadata TEXT,
+                    sign BOOLEAN NOT NULL,
+                    idempotency_key TEXT,
+                    max_attempts BIGINT NOT NULL,
+                    backoff TEXT NOT NULL,
+                    base_delay_ms BIGINT NOT NULL,
+                    max_delay_ms BIGINT NOT NULL,
+                    jitter TEXT NOT NULL,
+                    timeout_ms BIGINT NOT NULL,
+                    respect_retry_after BOOLEAN NOT NULL,
+                    connection_id TEXT NOT NULL REFERENCES connections(id),
+                    destination_id TEXT NOT NULL REFERENCES destinations(id),
+                    status TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    last_status BIGINT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    next_attempt_at BIGINT,
+                    next_trigger TEXT NOT NULL,
+                    lease_id TEXT,
+                    lease_expires_at BIGINT,
+                    worker_id TEXT,
+                    request_id TEXT
+                )
+                """,
+                """
+                CREATE UNIQUE INDEX deliveries_by_idempotency_key ON deliveries(account_id, idempotency_key)
+                    WHERE idempotency_key IS NOT NULL
+                """,
+                "CREATE INDEX deliveries_newest ON deliveries(account_id, environment, seq)",
+                "CREATE INDEX deliveries_newest_by_status ON deliveries(account_id, environment, status, seq)",
+                "CREATE INDEX deliveries_due ON deliveries(next_attempt_at) WHERE next_attempt_at IS NOT NULL",
+                """
+                CREATE TABLE attempts (
+                    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    delivery_seq BIGINT NOT NULL REFERENCES deliveries(seq),
+                    account_id TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    attempt_number BIGINT NOT NULL,
+                    trigger_type TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    http_status BIGINT,
+                    duration_ms BIGINT,
+                    error TEXT,
+                    request_url TEXT NOT NULL,
+                    request_method TEXT NOT NULL,
+                    request_headers TEXT,
+                    request_body_size BIGINT NOT NULL,
+                    response_headers TEXT,
+                    response_body TEXT,
+                    created_at BIGINT NOT NULL,
+                    next_retry_at BIGINT,
+                    is_dlq BOOLEAN NOT NULL,
+                    dlq_at BIGINT,
+                    UNIQUE (delivery_seq, attempt_number)
+                )
+                """,
+                "CREATE INDEX attempts_newest ON attempts(account_id, environment, seq)",
+                """
+                CREATE TABLE storage_probe (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    written_at BIGINT NOT NULL
+                )
+                """,
+            ]
+        )
+    ]
+
+    /// The database's clock in Unix milliseconds: leases and due times
+    /// across stores on several hosts agree on it.
+    static let now = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    /// The columns `PostgresRows.delivery` reads, in its order.
+    static let deliveryColumns = """
+        seq, id, account_id, environment, target, method, headers, body, sign, idempotency_key,
+        max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
+        status, attempts, last_status, created_at, updated_at, next_trigger, request_id
+        """
+
+    /// An attempt joined with its delivery, connection and destination, in
+    /// `PostgresRows.attempt`'s order.
+    static let attemptSelect = """
+        SELECT a.seq, a.id, d.id, a.account_id, a.environment, d.connection_id, d.destination_id, c.name, t.name,
+               a.attempt_number, a.trigger_type, a.outcome, a.http_status, a.duration_ms, a.error,
+               a.request_url, a.request_method, a.request_headers, a.request_body_size,
+               a.response_headers, a.response_body, a.created_at, a.next_retry_at, a.is_dlq, a.dlq_at
+        FROM attempts a
+        JOIN deliveries d ON d.seq = a.delivery_seq
+        JOIN connections c ON c.id = d.connection_id
+        JOIN destinations t ON t.id = d.destination_id
+        """
+}
