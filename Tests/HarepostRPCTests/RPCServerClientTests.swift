@@ -254,7 +254,7 @@ struct RPCServerClientTests {
             try await withRunning(server, client) { () async throws in
                 let attributes = try FileManager.default.attributesOfItem(atPath: path)
                 #expect((attributes[.posixPermissions] as? Int) == 0o600)
-                let health = try await client.checkHealth()
+                let health = try await client.checkHealth(timeout: .seconds(15))
                 #expect(health.status == .serving)
                 #expect(health.component == "test")
             }

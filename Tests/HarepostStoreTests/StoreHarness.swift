@@ -57,37 +57,48 @@ struct StoreHarness: Sendable {
             }
         case .postgres:
             return try await PostgresServer.with { server in
-                var logger = Logger(label: "harepost.store.tests")
-                logger.logLevel = .critical
-                let backend = try PostgresBackend(
-                    settings: PostgresSettings(url: server.url(), password: nil),
-                    component: "store",
-                    migrations: StoreService.postgresMigrations,
-                    logger: logger
-                )
-                let store = StoreService(postgres: backend, configuration: configuration, logger: logger)
-                return try await withThrowingTaskGroup(of: T?.self) { group in
-                    for background in store.backgroundServices {
-                        group.addTask {
-                            try await background.run()
-                            return nil
-                        }
-                    }
-                    try await backend.ready()
-                    let result = try await withRPCService(component: "store") { _ in
-                        try store.router()
-                    } _: {
-                        directory,
-                        client in
-                        try await body(
-                            StoreHarness(directory: directory, client: client, service: store, postgres: server)
-                        )
-                    }
-                    group.cancelAll()
-                    while let _ = try await group.next() {}
-                    return result
+                try await withStore(configuration, on: server, body)
+            }
+        }
+    }
+
+    /// A store on `server`'s database (with other stores on it, when the
+    /// caller runs several).
+    static func withStore<T: Sendable>(
+        _ configuration: StoreService.Configuration = .init(allowPrivateTargets: true, trustAllDomains: true),
+        on server: PostgresServer,
+        _ body: @Sendable (StoreHarness) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "harepost.store.tests")
+        logger.logLevel = .critical
+        let backend = try PostgresBackend(
+            settings: PostgresSettings(url: server.url(), password: nil),
+            component: "store",
+            migrations: StoreService.postgresMigrations,
+            // A loaded test machine can keep a busy pool's callers waiting
+            // longer than production's 5 s bound; no test here wants it.
+            connectionWait: .seconds(60),
+            logger: logger
+        )
+        let store = StoreService(postgres: backend, configuration: configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            for background in store.backgroundServices {
+                group.addTask {
+                    try await background.run()
+                    return nil
                 }
             }
+            try await backend.ready()
+            let result = try await withRPCService(component: "store") { _ in
+                try store.router()
+            } _: {
+                directory,
+                client in
+                try await body(StoreHarness(directory: directory, client: client, service: store, postgres: server))
+            }
+            group.cancelAll()
+            while let _ = try await group.next() {}
+            return result
         }
     }
 

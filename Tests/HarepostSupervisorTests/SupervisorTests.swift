@@ -186,7 +186,8 @@ struct SupervisorSignalTests {
             UInt64(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", radix: 16)
         )
         #expect(mask & (1 << (UInt64(SIGTERM) - 1)) == 0)
-        // SIGTERM stopped it, no SIGKILL after the 15 s stop timeout was needed.
-        #expect(ContinuousClock.now - stopping < .seconds(5))
+        // SIGTERM stopped it: the stop ended before the 15 s after which
+        // the supervisor would have sent SIGKILL.
+        #expect(ContinuousClock.now - stopping < .seconds(14))
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import NIOConcurrencyHelpers
 
 /// Runs a program to completion without blocking a thread of the cooperative
 /// pool (it has two here): `waitUntilExit()` there can deadlock the whole test
@@ -21,9 +22,13 @@ public func runChildProcess(
     try process.run()
     if let input { try stdin.fileHandleForWriting.write(contentsOf: Data(input)) }
     try stdin.fileHandleForWriting.close()
-    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    var reaped: Int32?
+    while process.isRunning, reaped == nil {
+        reaped = exitStatusIfExited(process.processIdentifier)
+        if reaped == nil { try await Task.sleep(for: .milliseconds(10)) }
+    }
     return (
-        process.terminationStatus,
+        reaped ?? process.terminationStatus,
         String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
         String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     )
@@ -40,6 +45,8 @@ public func runTool(_ arguments: [String], input: [UInt8]? = nil) async throws -
 /// stops itself. Killed with SIGKILL if still running when released.
 public final class ChildProcessHandle: Sendable {
     private let process: Process
+    /// The status this handle reaped itself (see ``exitStatusIfExited(_:)``).
+    private let reaped = NIOLockedValueBox<Int32?>(nil)
 
     private init(process: Process) {
         self.process = process
@@ -65,7 +72,16 @@ public final class ChildProcessHandle: Sendable {
     }
 
     public var processIdentifier: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    public var isRunning: Bool { exitStatus == nil }
+
+    /// The status once the process has exited; nil while it runs.
+    private var exitStatus: Int32? {
+        if !process.isRunning { return process.terminationStatus }
+        return reaped.withLockedValue { reaped in
+            if reaped == nil { reaped = exitStatusIfExited(process.processIdentifier) }
+            return reaped
+        }
+    }
 
     public func terminate() { kill(process.processIdentifier, SIGTERM) }
     public func kill9() { kill(process.processIdentifier, SIGKILL) }
@@ -74,11 +90,25 @@ public final class ChildProcessHandle: Sendable {
     /// status, or nil after `timeout`.
     public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
+        while ContinuousClock.now < deadline {
+            if let status = exitStatus { return status }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return exitStatus
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if isRunning { kill(process.processIdentifier, SIGKILL) }
     }
+}
+
+/// The exit status of child `pid` if it has exited, reaping it: Foundation's
+/// `Process` sometimes never notices a child's exit on Linux (seen once a
+/// test process has reaped other children itself), leaving it a zombie that
+/// it reports as running. A signal's death is 128 + the signal, as a shell says.
+func exitStatusIfExited(_ pid: Int32) -> Int32? {
+    var status: Int32 = 0
+    guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+    let signal = status & 0x7F
+    return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
 }

@@ -18,6 +18,10 @@ public final class PostgresServer: Sendable {
     /// Starts a server, runs `body`, and stops the server (immediately) and
     /// removes its files however `body` ends.
     public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+        // A few at a time: each is a dozen processes, and the rest of the
+        // suite runs beside them on two cores.
+        await running.acquire()
+        defer { Task { await running.release() } }
         let server = try await PostgresServer()
         do {
             let result = try await body(server)
@@ -120,6 +124,27 @@ public final class PostgresServer: Sendable {
     }
 
     // MARK: Once per process
+
+    private static let running = Slots(2)
+
+    private actor Slots {
+        private var free: Int
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        init(_ count: Int) { free = count }
+
+        func acquire() async {
+            if free > 0 {
+                free -= 1
+                return
+            }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func release() {
+            if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+        }
+    }
 
     private static let templateTask = TemplateCache()
 

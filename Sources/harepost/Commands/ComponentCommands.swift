@@ -3,6 +3,7 @@ import Foundation
 import HarepostAuth
 import HarepostCurl
 import HarepostDispatcher
+import HarepostPostgres
 import HarepostRPC
 import HarepostStore
 import Logging
@@ -90,6 +91,8 @@ struct StoreCommand: AsyncParsableCommand {
     @Option(help: "Seconds past an attempt's timeout before its unrecorded lease is offered again (1-3600).")
     var leaseMarginSeconds: Int = 30
 
+    @OptionGroup var database: DatabaseOptions
+
     func validate() throws {
         if let dnsResolver, DNSTXTResolver(address: dnsResolver) == nil {
             throw ValidationError("--dns-resolver \(dnsResolver): expected host, host:port or [ipv6]:port")
@@ -97,21 +100,37 @@ struct StoreCommand: AsyncParsableCommand {
         guard (1...3600).contains(leaseMarginSeconds) else {
             throw ValidationError("--lease-margin-seconds must be 1-3600")
         }
+        _ = try database.settings()
     }
 
     func run() async throws {
-        try PrivateDirectory.prepare(dataDir)
-        let service = try StoreService(
-            sqlitePath: "\(dataDir)/store.sqlite",
-            configuration: .init(
-                allowHTTP: allowHTTP,
-                allowPrivateTargets: allowPrivateTargets,
-                trustAllDomains: trustAllDomains,
-                leaseMarginMilliseconds: Int64(leaseMarginSeconds) * 1000,
-                dnsResolver: dnsResolver.flatMap(DNSTXTResolver.init(address:)) ?? .system()
-            )
+        let configuration = StoreService.Configuration(
+            allowHTTP: allowHTTP,
+            allowPrivateTargets: allowPrivateTargets,
+            trustAllDomains: trustAllDomains,
+            leaseMarginMilliseconds: Int64(leaseMarginSeconds) * 1000,
+            dnsResolver: dnsResolver.flatMap(DNSTXTResolver.init(address:)) ?? .system()
         )
-        try await runComponent("store", options: options, refreshMetrics: service.refreshQueueMetrics) {
+        let service: StoreService
+        if let settings = try database.settings() {
+            let logger = options.process.makeLogger(component: "store")
+            let backend = try PostgresBackend(
+                settings: settings,
+                component: "store",
+                migrations: StoreService.postgresMigrations,
+                logger: logger
+            )
+            service = StoreService(postgres: backend, configuration: configuration, logger: logger)
+        } else {
+            try PrivateDirectory.prepare(dataDir)
+            service = try StoreService(sqlitePath: "\(dataDir)/store.sqlite", configuration: configuration)
+        }
+        try await runComponent(
+            "store",
+            options: options,
+            refreshMetrics: service.refreshQueueMetrics,
+            background: service.backgroundServices
+        ) {
             try service.router()
         }
     }

@@ -125,6 +125,7 @@ func runComponent(
     _ component: String,
     options: ComponentOptions,
     refreshMetrics: @escaping @Sendable () async -> Void = {},
+    background: [any Service] = [],
     makeRouter: () throws -> RPCRouter
 ) async throws {
     ProcessOptions.bootstrapComponent()
@@ -138,5 +139,6 @@ func runComponent(
         router: router,
         logger: logger
     )
-    try await options.process.run([server], logger: logger)
+    // Started before the server and stopped after it: the server's calls need them.
+    try await options.process.run(background + [server], logger: logger)
 }
