@@ -113,9 +113,27 @@ public final class PostgresBackend: Service, Sendable {
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await ready()
-        let started = NIOLockedValueBox(false)
         let wait = connectionWait
+        // Bounded like the wait for a connection: a store that started while
+        // its database was away answers unavailable, not late. (Polled: only
+        // until the first migration is done.)
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let state = readiness.withLockedValue { state -> (ready: Bool, failure: (any Error)?) in
+                switch state {
+                case .ready: (true, nil)
+                case .failed(let error): (false, error)
+                case .waiting: (false, nil)
+                }
+            }
+            if state.ready { break }
+            if let failure = state.failure { throw failure }
+            guard ContinuousClock.now < deadline else {
+                throw PostgresUnavailable("the database is not ready (unreachable or migrating)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let started = NIOLockedValueBox(false)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await self.client.withConnection { connection in

@@ -151,27 +151,36 @@ final class PostgresEngine: StorageEngine, Sendable {
             {
                 return (existing, false)
             }
-            // Upserts that answer the row's id whether this call or another made it.
-            let destinationID = try await connection.query(
+            // Made when missing; DO NOTHING rather than an update, which
+            // would lock the row and serialise every send to one origin.
+            let destinationID = try await Self.link(
                 """
                 INSERT INTO destinations (id, account_id, environment, origin, name, created_at)
                 VALUES (\(StoreIdentifiers.timeOrdered("dest")), \(tenant.accountID), \(tenant.environment.jsonName),
                         \(delivery.destinationOrigin), \(delivery.destinationName), \(delivery.createdAt))
-                ON CONFLICT (account_id, environment, origin) DO UPDATE SET origin = EXCLUDED.origin
-                RETURNING id
+                ON CONFLICT (account_id, environment, origin) DO NOTHING RETURNING id
                 """,
-                logger: logger
-            ).collect().first!.decode(String.self)
-            let connectionID = try await connection.query(
+                else: """
+                    SELECT id FROM destinations WHERE account_id = \(tenant.accountID)
+                    AND environment = \(tenant.environment.jsonName) AND origin = \(delivery.destinationOrigin)
+                    """,
+                connection,
+                logger
+            )
+            let connectionID = try await Self.link(
                 """
                 INSERT INTO connections (id, account_id, environment, destination_id, name, created_at)
                 VALUES (\(StoreIdentifiers.timeOrdered("conn")), \(tenant.accountID), \(tenant.environment.jsonName),
                         \(destinationID), \(delivery.connectionName), \(delivery.createdAt))
-                ON CONFLICT (account_id, environment, destination_id) DO UPDATE SET destination_id = EXCLUDED.destination_id
-                RETURNING id
+                ON CONFLICT (account_id, environment, destination_id) DO NOTHING RETURNING id
                 """,
-                logger: logger
-            ).collect().first!.decode(String.self)
+                else: """
+                    SELECT id FROM connections WHERE account_id = \(tenant.accountID)
+                    AND environment = \(tenant.environment.jsonName) AND destination_id = \(destinationID)
+                    """,
+                connection,
+                logger
+            )
             let policy = delivery.policy
             let seq = try await connection.query(
                 """
@@ -228,6 +237,23 @@ final class PostgresEngine: StorageEngine, Sendable {
         }
         if inserted.1 { notifier.poke() }
         return (inserted.0, inserted.1)
+    }
+
+    /// The id `insert` made, or else the one `lookup` finds (made by another
+    /// transaction, which the insert waited for).
+    private static func link(
+        _ insert: PostgresQuery,
+        else lookup: PostgresQuery,
+        _ connection: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> String {
+        if let made = try await connection.query(insert, logger: logger).collect().first {
+            return try made.decode(String.self)
+        }
+        guard let found = try await connection.query(lookup, logger: logger).collect().first else {
+            throw StorageError.invalidState("a destination or connection row vanished")
+        }
+        return try found.decode(String.self)
     }
 
     private static func delivery(

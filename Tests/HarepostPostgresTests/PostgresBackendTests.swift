@@ -7,7 +7,7 @@ import Testing
 @testable import HarepostPostgres
 
 @Suite("PostgreSQL: settings, migrations, unavailability")
-struct PostgresDatabaseTests {
+struct PostgresBackendTests {
     static let logger = Logger(label: "test.postgres")
 
     static let migrations = [
