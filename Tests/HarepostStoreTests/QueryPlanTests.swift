@@ -40,7 +40,7 @@ struct QueryPlanTests {
         ("idempotency", SQLiteStatements.deliveryByIdempotencyKey, ["a", "k"]),
         (
             "hookstream page",
-            SQLiteRows.attemptSelect
+            StoreColumns.attemptSelect
                 + " WHERE a.account_id = ? AND a.environment = ? ORDER BY a.seq DESC LIMIT ? OFFSET ?",
             ["a", "live", 50, 0]
         ),

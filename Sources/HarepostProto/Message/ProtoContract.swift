@@ -41,7 +41,7 @@ public protocol ProtoEnumContract: Sendable, Hashable {
 
 /// One RPC method of `proto/`, generated as a type: its path and its typed
 /// request and response.
-public protocol RPCMethodContract {
+public protocol RPCMethodContract: SendableMetatype {
     associatedtype Input: ProtoContract
     associatedtype Output: ProtoContract
     /// `harepost.store.v1.Store/GetDelivery`.
@@ -82,27 +82,12 @@ extension ProtoMessage {
         values(of: descriptor.fields[index])
     }
 
-    /// Sets (or, with `nil`, clears) the singular field at slot `index`. The
-    /// generated caller passes a value of the field's type, so there is no
-    /// type check; oneof siblings are cleared and a default value without
-    /// presence is stored as unset, as ``set(_:_:)`` does.
+    /// Sets (or, with `nil`, clears) the singular field at slot `index`, as
+    /// ``set(_:_:)`` does but without its type check: the generated caller
+    /// passes a value of the field's type.
     public mutating func set(at index: Int, _ value: ProtoValue?) {
         let field = descriptor.fields[index]
-        guard let value else {
-            clear(field)
-            return
-        }
-        if field.isOneofMember {
-            for other in descriptor.fields where other.isOneofMember && other.quantifierOffset == field.quantifierOffset
-            {
-                clear(other)
-            }
-        }
-        if !field.hasPresence, value == ProtoValue.defaultValue(for: field) {
-            clear(field)
-        } else {
-            store(.single(value), at: index)
-        }
+        if let value { assign(value, to: field) } else { clear(field) }
     }
 
     /// Sets the repeated field at slot `index`.

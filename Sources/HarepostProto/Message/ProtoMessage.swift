@@ -61,6 +61,12 @@ public struct ProtoMessage: Sendable, Equatable {
 
     public mutating func set(_ field: FieldDescriptor, _ value: ProtoValue) throws(ProtoError) {
         guard !field.isRepeated, value.fits(field) else { throw mismatch(field) }
+        assign(value, to: field)
+    }
+
+    /// Stores a value of the field's type: setting one member of a oneof
+    /// clears the others, and a default value without presence is unset.
+    mutating func assign(_ value: ProtoValue, to field: FieldDescriptor) {
         if field.isOneofMember {
             for other in descriptor.fields where other.isOneofMember && other.quantifierOffset == field.quantifierOffset
             {

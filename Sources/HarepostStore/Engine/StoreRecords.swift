@@ -65,6 +65,31 @@ struct DeliveryRecord: Sendable, Equatable {
     let requestID: String?
 }
 
+extension DeliveryRecord {
+    /// `delivery` as its row reads right after the insert, at `seq`.
+    init(inserted delivery: NewDelivery, headersJSON: String, seq: Int64) {
+        self.init(
+            seq: seq,
+            queueID: delivery.queueID,
+            tenant: delivery.tenant,
+            target: delivery.target,
+            method: delivery.method,
+            headersJSON: headersJSON,
+            body: delivery.body,
+            sign: delivery.sign,
+            idempotencyKey: delivery.idempotencyKey,
+            policy: delivery.policy,
+            status: .queued,
+            attempts: 0,
+            lastStatus: nil,
+            createdAt: delivery.createdAt,
+            updatedAt: delivery.createdAt,
+            nextTrigger: .initial,
+            requestID: delivery.requestID
+        )
+    }
+}
+
 /// One attempt as stored.
 struct AttemptRecord: Sendable, Equatable {
     let id: String

@@ -214,25 +214,7 @@ final class PostgresEngine: StorageEngine, Sendable {
                 guard let existing else { throw StorageError.invalidState("idempotency key conflict without a row") }
                 return (existing, false)
             }
-            let record = DeliveryRecord(
-                seq: seq,
-                queueID: delivery.queueID,
-                tenant: tenant,
-                target: delivery.target,
-                method: delivery.method,
-                headersJSON: headers,
-                body: delivery.body,
-                sign: delivery.sign,
-                idempotencyKey: delivery.idempotencyKey,
-                policy: policy,
-                status: .queued,
-                attempts: 0,
-                lastStatus: nil,
-                createdAt: delivery.createdAt,
-                updatedAt: delivery.createdAt,
-                nextTrigger: .initial,
-                requestID: delivery.requestID
-            )
+            let record = DeliveryRecord(inserted: delivery, headersJSON: headers, seq: seq)
             return (record, true)
         }
         if inserted.1 { notifier.poke() }
@@ -265,7 +247,7 @@ final class PostgresEngine: StorageEngine, Sendable {
         try await PostgresRows.all(
             connection.query(
                 """
-                SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
                 WHERE account_id = \(accountID) AND idempotency_key = \(key)
                 """,
                 logger: logger
@@ -283,7 +265,7 @@ final class PostgresEngine: StorageEngine, Sendable {
                 let delivery = try await PostgresRows.all(
                     connection.query(
                         """
-                        SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                        SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
                         WHERE id = \(queueID) AND account_id = \(tenant.accountID)
                         AND environment = \(tenant.environment.jsonName)
                         """,
@@ -295,7 +277,7 @@ final class PostgresEngine: StorageEngine, Sendable {
             let attempts = try await PostgresRows.all(
                 connection.query(
                     """
-                    \(unescaped: PostgresSchema.attemptSelect)
+                    \(unescaped: StoreColumns.attemptSelect)
                     WHERE a.delivery_seq = \(delivery.seq) ORDER BY a.attempt_number
                     """,
                     logger: logger
@@ -314,7 +296,7 @@ final class PostgresEngine: StorageEngine, Sendable {
             try await PostgresRows.all(
                 connection.query(
                     """
-                    SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                    SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
                     WHERE account_id = \(tenant.accountID) AND environment = \(tenant.environment.jsonName)
                     AND (\(status?.jsonName)::text IS NULL OR status = \(status?.jsonName))
                     AND (\(before)::bigint IS NULL OR seq < \(before))
@@ -347,7 +329,7 @@ final class PostgresEngine: StorageEngine, Sendable {
             let total = try await connection.query(count, logger: logger).collect().first?.decode(Int64.self) ?? 0
             var page = conditions()
             page.sql =
-                PostgresSchema.attemptSelect + " " + page.sql + " ORDER BY a.seq DESC LIMIT \(limit) OFFSET \(offset)"
+                StoreColumns.attemptSelect + " " + page.sql + " ORDER BY a.seq DESC LIMIT \(limit) OFFSET \(offset)"
             let records = try await PostgresRows.all(connection.query(page, logger: logger), PostgresRows.attempt)
             return (records, total)
         }
@@ -359,7 +341,7 @@ final class PostgresEngine: StorageEngine, Sendable {
         -> [LeasedDelivery]
     {
         let logger = self.logger
-        let columns = PostgresSchema.deliveryColumns.split(separator: ",")
+        let columns = StoreColumns.delivery.split(separator: ",")
             .map { "d." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
         return try await database.withConnection { connection in
             // A lease still set is one that expired with no attempt recorded:
@@ -502,7 +484,7 @@ final class PostgresEngine: StorageEngine, Sendable {
                 let current = try await PostgresRows.all(
                     connection.query(
                         """
-                        SELECT \(unescaped: PostgresSchema.deliveryColumns) FROM deliveries
+                        SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
                         WHERE id = \(queueID) AND account_id = \(tenant.accountID)
                         AND environment = \(tenant.environment.jsonName) FOR UPDATE
                         """,
@@ -522,7 +504,7 @@ final class PostgresEngine: StorageEngine, Sendable {
                     UPDATE deliveries SET status = 'retrying', next_attempt_at = \(now), next_trigger = 'manual',
                         updated_at = \(now), max_attempts = greatest(max_attempts, attempts + 1)
                     WHERE seq = \(current.seq)
-                    RETURNING \(unescaped: PostgresSchema.deliveryColumns)
+                    RETURNING \(unescaped: StoreColumns.delivery)
                     """,
                     logger: logger
                 ),

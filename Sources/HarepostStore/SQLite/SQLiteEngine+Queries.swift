@@ -81,31 +81,11 @@ extension SQLiteEngine {
         // when cached): the writer is the one serial stage of every send, so
         // it only checks the idempotency key, looks up links it must, binds
         // and steps.
-        let tenant = delivery.tenant
-        let policy = delivery.policy
         let headers = HeaderJSON.encode(delivery.headers)
         let row = DeliveryInsertRow(delivery, headersJSON: headers)
         // The row just written, without reading it back; its seq is known
         // once it is written.
-        let written = DeliveryRecord(
-            seq: 0,
-            queueID: delivery.queueID,
-            tenant: tenant,
-            target: delivery.target,
-            method: delivery.method,
-            headersJSON: headers,
-            body: delivery.body,
-            sign: delivery.sign,
-            idempotencyKey: delivery.idempotencyKey,
-            policy: policy,
-            status: .queued,
-            attempts: 0,
-            lastStatus: nil,
-            createdAt: delivery.createdAt,
-            updatedAt: delivery.createdAt,
-            nextTrigger: .initial,
-            requestID: delivery.requestID
-        )
+        let written = DeliveryRecord(inserted: delivery, headersJSON: headers, seq: 0)
         commits.write(
             { db -> Inserted in
                 if let key = delivery.idempotencyKey,
@@ -221,7 +201,7 @@ extension SQLiteEngine {
         -> [DeliveryRecord]
     {
         try pointRead { db in
-            var sql = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND environment = ?"
+            var sql = "SELECT \(StoreColumns.delivery) FROM deliveries WHERE account_id = ? AND environment = ?"
             var arguments: StatementArguments = [tenant.accountID, tenant.environment]
             if let status {
                 sql += " AND status = ?"
@@ -265,7 +245,7 @@ extension SQLiteEngine {
                 ) ?? 0
             let records = try SQLiteRows.all(
                 db.cachedStatement(
-                    sql: SQLiteRows.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?"
+                    sql: StoreColumns.attemptSelect + whereClause + " ORDER BY a.seq DESC LIMIT ? OFFSET ?"
                 ),
                 arguments: arguments + [limit, offset],
                 SQLiteRows.attempt
@@ -441,16 +421,16 @@ enum SQLiteStatements {
         ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'initial')
         """
     static let deliveryOfTenant =
-        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
+        "SELECT \(StoreColumns.delivery) FROM deliveries WHERE id = ? AND account_id = ? AND environment = ?"
     static let deliveryByIdempotencyKey =
-        "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE account_id = ? AND idempotency_key = ?"
-    static let deliveryBySeq = "SELECT \(SQLiteRows.deliveryColumns) FROM deliveries WHERE seq = ?"
+        "SELECT \(StoreColumns.delivery) FROM deliveries WHERE account_id = ? AND idempotency_key = ?"
+    static let deliveryBySeq = "SELECT \(StoreColumns.delivery) FROM deliveries WHERE seq = ?"
     /// With the lease columns after the delivery's.
     static let deliveryWithLease =
-        "SELECT \(SQLiteRows.deliveryColumns), lease_id, lease_expires_at FROM deliveries WHERE id = ?"
-    static let attemptsOfDelivery = SQLiteRows.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"
+        "SELECT \(StoreColumns.delivery), lease_id, lease_expires_at FROM deliveries WHERE id = ?"
+    static let attemptsOfDelivery = StoreColumns.attemptSelect + " WHERE a.delivery_seq = ? ORDER BY a.attempt_number"
     static let due = """
-        SELECT \(SQLiteRows.deliveryColumns) FROM deliveries
+        SELECT \(StoreColumns.delivery) FROM deliveries
         WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?
         AND (lease_expires_at IS NULL OR lease_expires_at <= ?)
         ORDER BY next_attempt_at LIMIT ?

@@ -7,15 +7,10 @@ import GRDB
 /// Decoding by column name copies each row and compares names
 /// case-insensitively, and even a positional GRDB `Row` builds a column-name
 /// index per query: both cost more than the read. Each SELECT here names its columns,
-/// starting with an INTEGER row key, and the decoder next to the list reads
-/// them in that order from the statement's current row.
+/// starting with an INTEGER row key (``StoreColumns``), and the decoders here
+/// read them in that order from the statement's current row.
 enum SQLiteRows {
-    /// The columns `delivery(_:)` reads, in its order.
-    static let deliveryColumns = """
-        seq, id, account_id, environment, target, method, headers, body, sign, idempotency_key,
-        max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-        status, attempts, last_status, created_at, updated_at, next_trigger, request_id
-        """
+    /// Reads a row of ``StoreColumns/delivery``.
     static func delivery(_ columns: inout Columns) throws -> DeliveryRecord {
         try DeliveryRecord(
             seq: columns.next(),
@@ -46,20 +41,7 @@ enum SQLiteRows {
         )
     }
 
-    /// An attempt joined with its delivery, connection and destination; the
-    /// columns `attempt(_:)` reads, in its order (the first, `a.seq`, is the
-    /// row key the cursor steps on).
-    static let attemptSelect = """
-        SELECT a.seq, a.id, d.id, a.account_id, a.environment, d.connection_id, d.destination_id, c.name, t.name,
-               a.attempt_number, a.trigger_type, a.outcome, a.http_status, a.duration_ms, a.error,
-               a.request_url, a.request_method, a.request_headers, a.request_body_size,
-               a.response_headers, a.response_body, a.created_at, a.next_retry_at, a.is_dlq, a.dlq_at
-        FROM attempts a
-        JOIN deliveries d ON d.seq = a.delivery_seq
-        JOIN connections c ON c.id = d.connection_id
-        JOIN destinations t ON t.id = d.destination_id
-        """
-
+    /// Reads a row of ``StoreColumns/attemptSelect``.
     static func attempt(_ columns: inout Columns) throws -> AttemptRecord {
         _ = try columns.next() as Int64  // a.seq
         return try AttemptRecord(
