@@ -88,7 +88,7 @@ func testRouter(delay: Duration = .zero, secretsGate: TestGate? = nil, rotationG
     try router.register(
         "harepost.auth.v1.Auth/RotateSigningSecret",
         future: { _, context, eventLoop in
-            func answer() throws -> ProtoMessage {
+            @Sendable func answer() throws -> ProtoMessage {
                 switch context.metadata["fail"] {
                 case "not-found": throw RPCError.notFound("no such account")
                 case "unexpected": throw CocoaError(.fileReadCorruptFile)

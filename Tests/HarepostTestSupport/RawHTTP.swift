@@ -69,6 +69,9 @@ public enum RawHTTP {
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count > 0 {
                 received += buffer[..<count]
+            } else if count < 0 && errno == EINTR {
+                // A signal (a test's child process exiting) is not the end.
+                continue
             } else {
                 return Exchange(received: String(decoding: received, as: UTF8.self), closedByServer: count == 0)
             }
@@ -175,6 +178,8 @@ extension RawHTTP {
                         if let suffix, received.count >= suffix.count, Array(received.suffix(suffix.count)) == suffix {
                             return Exchange(received: String(decoding: received, as: UTF8.self), closedByServer: false)
                         }
+                    } else if count < 0 && errno == EINTR {
+                        continue
                     } else {
                         if count < 0, errno != EAGAIN, errno != EWOULDBLOCK {
                             throw POSIXError(.init(rawValue: errno) ?? .EIO)
