@@ -1,10 +1,11 @@
 import Foundation
 import HarepostContracts
+public import HarepostPostgres
 import HarepostProto
 public import HarepostRPC
-import HarepostSQLite
 public import HarepostTime
-import Logging
+public import Logging
+public import ServiceLifecycle
 
 /// The `harepost.auth.v1.Auth` service: accounts, API keys and signing secrets.
 public struct AuthService: Sendable {
@@ -40,16 +41,38 @@ public struct AuthService: Sendable {
     public static let maximumOverlapSeconds: Int64 = 30 * 86_400
     public static let maximumRateLimitPerMinute = 1_000_000_000
 
-    let database: AuthDatabase
+    let storage: any AuthStorage
     let configuration: Configuration
     let health: StorageHealth
 
-    public init(database: AuthDatabase, configuration: Configuration = Configuration()) {
-        self.database = database
+    /// What runs beside the RPC server for as long as auth serves (the
+    /// PostgreSQL pool); start it before the server.
+    public let backgroundServices: [any Service]
+
+    /// Auth on the embedded SQLite database at `path`.
+    public init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
+        self.init(storage: try SQLiteAuthStorage(path: path), configuration: configuration, backgroundServices: [])
+    }
+
+    /// Auth's schema steps, for the ``PostgresBackend`` it runs on.
+    public static let postgresMigrations = PostgresAuthStorage.migrations
+
+    /// Auth on PostgreSQL: several auths (and stores) may share the database.
+    public init(postgres database: PostgresBackend, configuration: Configuration = Configuration(), logger: Logger) {
+        self.init(
+            storage: PostgresAuthStorage(database: database, logger: logger),
+            configuration: configuration,
+            backgroundServices: [database]
+        )
+    }
+
+    init(storage: any AuthStorage, configuration: Configuration, backgroundServices: [any Service]) {
+        self.storage = storage
         self.configuration = configuration
+        self.backgroundServices = backgroundServices
         self.health = StorageHealth(
-            classify: { SQLiteFailure.storageReason($0) },
-            probe: { try await database.probeWrite() }
+            classify: { storage.storageFailure($0) },
+            probe: { try await storage.probeWrite() }
         )
     }
 
@@ -63,7 +86,7 @@ public struct AuthService: Sendable {
             try router.register(method) { request, context in
                 do {
                     return try await handler(self)(request, context)
-                } catch AuthDatabaseError.accountNotFound {
+                } catch AuthStorageError.accountNotFound {
                     throw RPCError.notFound("no account \(context.metadata[RPCMetadataKey.accountID] ?? "")")
                 } catch {
                     // A full or failing disk is UNAVAILABLE (logged once), not INTERNAL.
@@ -105,7 +128,7 @@ public struct AuthService: Sendable {
         let key = APIKey.generate(Environment(request.environment) ?? .live)
         let secret = Credentials.signingSecret()
         let now = self.now
-        let (account, _) = try await database.createAccount(
+        let (account, _) = try await storage.createAccount(
             name: name,
             rateLimitPerMinute: configuration.defaultRateLimitPerMinute,
             firstKey: key,
@@ -132,7 +155,7 @@ public struct AuthService: Sendable {
                 "rate_limit_per_minute must be between 0 (unlimited) and \(Self.maximumRateLimitPerMinute)"
             )
         }
-        try await database.setRateLimit(accountID: account, perMinute: Int(limit))
+        try await storage.setRateLimit(accountID: account, perMinute: Int(limit))
         var response = AuthV1.SetRateLimitResponse()
         response.rateLimitPerMinute = limit
         return response
@@ -146,7 +169,7 @@ public struct AuthService: Sendable {
         let account = try context.requireAccountID()
         let callerEnvironment = context.metadata[RPCMetadataKey.environment].flatMap(Environment.init(rawValue:))
         let key = APIKey.generate(Environment(request.environment) ?? callerEnvironment ?? .live)
-        let record = try await database.createKey(key, accountID: account, now: now)
+        let record = try await storage.createKey(key, accountID: account, now: now)
         context.logger.info("api key created", metadata: ["account.id": "\(account)", "key.id": "\(record.id)"])
         var response = AuthV1.CreateApiKeyResponse()
         response.apiKey = key.plaintext
@@ -157,7 +180,7 @@ public struct AuthService: Sendable {
     func listAPIKeys(_ request: AuthV1.ListApiKeysRequest, _ context: RPCContext) async throws
         -> AuthV1.ListApiKeysResponse
     {
-        let records = try await database.listKeys(accountID: try context.requireAccountID())
+        let records = try await storage.listKeys(accountID: try context.requireAccountID())
         var response = AuthV1.ListApiKeysResponse()
         response.data = records.map(Self.message)
         return response
@@ -172,12 +195,12 @@ public struct AuthService: Sendable {
             throw RPCError.invalidArgument("id must be an API key id like key_0123456789abcdef01234567")
         }
         do {
-            let record = try await database.revokeKey(id: id, accountID: account, now: now)
+            let record = try await storage.revokeKey(id: id, accountID: account, now: now)
             context.logger.info("api key revoked", metadata: ["account.id": "\(account)", "key.id": "\(id)"])
             var response = AuthV1.RevokeApiKeyResponse()
             response.key = Self.message(record)
             return response
-        } catch AuthDatabaseError.keyNotFound {
+        } catch AuthStorageError.keyNotFound {
             throw RPCError.notFound("no API key \(id)")
         }
     }
@@ -187,7 +210,7 @@ public struct AuthService: Sendable {
         -> AuthV1.AuthenticateResponse
     {
         guard let key = APIKey(parsing: request.apiKey),
-            let (principal, lastUsedAt) = try await database.principal(forKeyHash: key.hash)
+            let (principal, lastUsedAt) = try await storage.principal(forKeyHash: key.hash)
         else {
             throw RPCError.unauthenticated("invalid API key")
         }
@@ -195,7 +218,7 @@ public struct AuthService: Sendable {
         if now - (lastUsedAt ?? 0) >= configuration.lastUsedResolutionMilliseconds {
             // Bookkeeping: failing to record use must not fail the authentication.
             do {
-                try await database.recordUse(ofKey: principal.keyID, at: now)
+                try await storage.recordUse(ofKey: principal.keyID, at: now)
                 health.succeeded()
             } catch {
                 // A storage failure is logged once by `health`, not per request.
@@ -220,7 +243,7 @@ public struct AuthService: Sendable {
     func getSigningSecret(_ request: AuthV1.GetSigningSecretRequest, _ context: RPCContext) async throws
         -> AuthV1.GetSigningSecretResponse
     {
-        let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
+        let secrets = try await storage.signingSecrets(accountID: try context.requireAccountID(), now: now)
         var response = AuthV1.GetSigningSecretResponse()
         response.signingSecret = secrets.current
         return response
@@ -229,7 +252,7 @@ public struct AuthService: Sendable {
     func listSigningSecrets(_ request: AuthV1.ListSigningSecretsRequest, _ context: RPCContext) async throws
         -> AuthV1.ListSigningSecretsResponse
     {
-        let secrets = try await database.signingSecrets(accountID: try context.requireAccountID(), now: now)
+        let secrets = try await storage.signingSecrets(accountID: try context.requireAccountID(), now: now)
         var response = AuthV1.ListSigningSecretsResponse()
         response.signingSecret = secrets.current
         response.previous = secrets.previous.map { previous in
@@ -250,7 +273,7 @@ public struct AuthService: Sendable {
             throw RPCError.invalidArgument("overlap_seconds must be between 0 and \(Self.maximumOverlapSeconds)")
         }
         let secret = Credentials.signingSecret()
-        let validUntil = try await database.rotateSigningSecret(
+        let validUntil = try await storage.rotateSigningSecret(
             accountID: account,
             to: secret,
             overlapMilliseconds: overlap * 1000,

@@ -12,7 +12,7 @@ public import ServiceLifecycle
 public final class PostgresBackend: Service, Sendable {
     public let settings: PostgresSettings
     public let client: PostgresClient
-    let logger: Logger
+    public let logger: Logger
     let migrations: [PostgresMigration]
     let component: String
     /// How long a call waits for a connection before it is unavailable.
@@ -156,6 +156,22 @@ public final class PostgresBackend: Service, Sendable {
                 }
             }
             throw PostgresUnavailable("the database call ended without an answer")
+        }
+    }
+
+    /// A one-row durable write (the component's row of `harepost_probe`,
+    /// made with the migrations): whether the database takes writes again.
+    public func probeWrite() async throws {
+        let component = self.component
+        let logger = self.logger
+        _ = try await withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO harepost_probe (component, written_at) VALUES (\(component), clock_timestamp())
+                ON CONFLICT (component) DO UPDATE SET written_at = EXCLUDED.written_at
+                """,
+                logger: logger
+            )
         }
     }
 

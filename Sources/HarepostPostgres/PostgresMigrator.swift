@@ -41,6 +41,15 @@ enum PostgresMigrator {
                     """,
                     logger: logger
                 )
+                try await connection.query(
+                    """
+                    CREATE TABLE IF NOT EXISTS harepost_probe (
+                        component TEXT PRIMARY KEY,
+                        written_at TIMESTAMPTZ NOT NULL
+                    )
+                    """,
+                    logger: logger
+                )
                 var applied = Set<Int>()
                 let rows = try await connection.query(
                     "SELECT version FROM harepost_migrations WHERE component = \(component)",

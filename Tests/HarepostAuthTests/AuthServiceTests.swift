@@ -1,31 +1,104 @@
 import Foundation
 import GRDB
+import HarepostPostgres
 import HarepostProto
 import HarepostRPC
 import HarepostTestSupport
 import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import HarepostAuth
 
-/// A real auth service: a SQLite file in a temp dir, served on a real Unix socket.
+/// A real auth service on a real Unix socket: on a SQLite file in a temp
+/// dir, or on a throwaway PostgreSQL server.
 struct AuthHarness {
     let directory: String
     let client: RPCClient
+    /// The PostgreSQL server auth runs on, when it does.
+    var postgres: PostgresServer? = nil
 
     var databasePath: String { "\(directory)/auth.sqlite" }
 
+    /// The storage engines the service tests run on, each in turn.
+    enum Engine: CaseIterable {
+        case sqlite, postgres
+    }
+
+    /// Runs `body` against a fresh auth on each engine and returns the last answer.
     static func withService<T: Sendable>(
         configuration: AuthService.Configuration = .init(),
-        directory existing: String? = nil,
+        engines: [Engine] = Engine.allCases,
+        _ body: @Sendable (AuthHarness) async throws -> T
+    ) async throws -> T {
+        var result: T?
+        for engine in engines {
+            switch engine {
+            case .sqlite:
+                result = try await withService(configuration: configuration, directory: nil, body)
+            case .postgres:
+                result = try await PostgresServer.with { server in
+                    try await withService(configuration: configuration, on: server, body)
+                }
+            }
+        }
+        return result!
+    }
+
+    /// Auth on a SQLite file in `directory` (a new temp dir when nil).
+    static func withService<T: Sendable>(
+        configuration: AuthService.Configuration = .init(),
+        directory existing: String?,
         _ body: @Sendable (AuthHarness) async throws -> T
     ) async throws -> T {
         try await withRPCService(component: "auth", directory: existing) { directory in
-            try AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite"), configuration: configuration)
-                .router()
+            try AuthService(sqlitePath: "\(directory)/auth.sqlite", configuration: configuration).router()
         } _: { directory, client in
             try await body(AuthHarness(directory: directory, client: client))
         }
+    }
+
+    /// Auth on `server`'s database (beside other auths, when the caller runs several).
+    static func withService<T: Sendable>(
+        configuration: AuthService.Configuration = .init(),
+        on server: PostgresServer,
+        _ body: @Sendable (AuthHarness) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "harepost.auth.tests")
+        logger.logLevel = .critical
+        let backend = try PostgresBackend(
+            settings: PostgresSettings(url: server.url(), password: nil),
+            component: "auth",
+            migrations: AuthService.postgresMigrations,
+            connectionWait: .seconds(60),
+            logger: logger
+        )
+        let service = AuthService(postgres: backend, configuration: configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            for background in service.backgroundServices {
+                group.addTask {
+                    try await background.run()
+                    return nil
+                }
+            }
+            try await backend.ready()
+            let result = try await withRPCService(component: "auth") { _ in
+                try service.router()
+            } _: {
+                directory,
+                client in
+                try await body(AuthHarness(directory: directory, client: client, postgres: server))
+            }
+            group.cancelAll()
+            while let _ = try await group.next() {}
+            return result
+        }
+    }
+
+    /// The first column of the first row `sql` selects, as text, from whichever database auth runs on.
+    func scalar(_ sql: String) async throws -> String? {
+        if let postgres { return try await postgres.psql(sql) }
+        return try await DatabaseQueue(path: databasePath).read { db in try String.fetchOne(db, sql: sql) }
     }
 
     func call(_ method: String, _ request: ProtoMessage, account: String? = nil, metadata: [String: String] = [:])
@@ -138,14 +211,14 @@ struct AuthServiceTests {
     /// (`synchronous = FULL`, 2), not GRDB's WAL default NORMAL (1).
     @Test func theWriterSyncsEveryCommit() async throws {
         try await withTemporaryDirectory("hp-auth-sync") { directory in
-            let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
+            let database = try SQLiteAuthStorage(path: "\(directory)/auth.sqlite")
             let level = try await database.pool.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
             #expect(level == 2)
         }
     }
 
     @Test func theDatabaseFileHoldsNoPlaintextKey() async throws {
-        try await AuthHarness.withService { auth in
+        try await AuthHarness.withService(engines: [.sqlite]) { auth in
             var keys: [String] = []
             for index in 0..<20 {
                 let account = try await auth.createAccount("Account \(index)")
@@ -169,18 +242,75 @@ struct AuthServiceTests {
     }
 
     @Test func keysSurviveARestartOfTheService() async throws {
+        @Sendable func check(_ account: (id: String, key: String, secret: String), _ auth: AuthHarness) async throws {
+            #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
+            let secret = try await auth.call(
+                "GetSigningSecret",
+                try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
+                account: account.id
+            )
+            #expect(secret.string("signing_secret") == account.secret)
+        }
         try await withTemporaryDirectory("hp-auth") { directory in
             let account = try await AuthHarness.withService(directory: directory) { auth in
                 try await auth.createAccount()
             }
-            try await AuthHarness.withService(directory: directory) { auth in
-                #expect(try await auth.authenticate(account.key).string("account_id") == account.id)
-                let secret = try await auth.call(
-                    "GetSigningSecret",
-                    try ProtoMessage("harepost.auth.v1.GetSigningSecretRequest"),
-                    account: account.id
-                )
-                #expect(secret.string("signing_secret") == account.secret)
+            try await AuthHarness.withService(directory: directory) { auth in try await check(account, auth) }
+        }
+        try await PostgresServer.with { server in
+            let account = try await AuthHarness.withService(on: server) { auth in try await auth.createAccount() }
+            try await AuthHarness.withService(on: server) { auth in try await check(account, auth) }
+        }
+    }
+
+    /// Two auths on one database: what one writes the other serves, and
+    /// rotations racing through both leave one current secret.
+    @Test func twoAuthsShareOneDatabase() async throws {
+        try await PostgresServer.with { server in
+            try await AuthHarness.withService(on: server) { first in
+                try await AuthHarness.withService(on: server) { second in
+                    let account = try await first.createAccount()
+                    #expect(try await second.authenticate(account.key).string("account_id") == account.id)
+
+                    let rotate = try ProtoMessage(
+                        "harepost.auth.v1.RotateSigningSecretRequest",
+                        ["overlap_seconds": .int64(3600)]
+                    )
+                    let made = try await withThrowingTaskGroup(of: String.self) { group in
+                        for index in 0..<20 {
+                            let auth = index.isMultiple(of: 2) ? first : second
+                            group.addTask {
+                                try await auth.call("RotateSigningSecret", rotate, account: account.id)
+                                    .string("signing_secret")!
+                            }
+                        }
+                        return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                    }
+                    #expect(made.count == 20)
+                    let current = try await first.scalar(
+                        "SELECT count(*) FROM signing_secrets WHERE account_id = '\(account.id)' AND valid_until IS NULL"
+                    )
+                    #expect(current == "1")
+                    let list = try await second.call(
+                        "ListSigningSecrets",
+                        try ProtoMessage("harepost.auth.v1.ListSigningSecretsRequest"),
+                        account: account.id
+                    )
+                    // Every secret but the current one is a previous one, none lost.
+                    let previous = Set(list.values("previous").compactMap { $0.messageValue?.string("signing_secret") })
+                    #expect(previous.count == 20)
+                    #expect(previous.union([list.string("signing_secret")!]) == made.union([account.secret]))
+
+                    let keyID = try await first.authenticate(account.key).string("key_id")!
+                    _ = try await second.call(
+                        "RevokeApiKey",
+                        try ProtoMessage("harepost.auth.v1.RevokeApiKeyRequest", ["id": .string(keyID)]),
+                        account: account.id
+                    )
+                    await #expect(throws: RPCError(.unauthenticated, "invalid API key")) {
+                        try await first.authenticate(account.key)
+                    }
+                }
             }
         }
     }
@@ -270,14 +400,10 @@ struct AuthServiceTests {
                     account: "acct_000000000000000000000000"
                 )?.code == .notFound
             )
-            let database = try DatabaseQueue(path: auth.databasePath)
-            let orphans = try await database.read { db in
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT count(*) FROM api_keys WHERE account_id NOT IN (SELECT id FROM accounts)"
-                )
-            }
-            #expect(orphans == 0)
+            let orphans = try await auth.scalar(
+                "SELECT count(*) FROM api_keys WHERE account_id NOT IN (SELECT id FROM accounts)"
+            )
+            #expect(orphans == "0")
             #expect(try await auth.call("ListApiKeys", list, account: account.id).values("data").count == keysBefore)
 
             let limit = { (value: Int32) in
@@ -357,11 +483,11 @@ struct AuthServiceTests {
     /// The fast path: authentication reads one row through the unique index on the key hash.
     @Test func authenticationIsOneIndexedRead() async throws {
         try await withTemporaryDirectory("hp-auth") { directory in
-            let database = try AuthDatabase(path: "\(directory)/auth.sqlite")
+            let database = try SQLiteAuthStorage(path: "\(directory)/auth.sqlite")
             let plan = try await database.pool.read { db in
                 try Row.fetchAll(
                     db,
-                    sql: "EXPLAIN QUERY PLAN " + AuthDatabase.authenticateSQL,
+                    sql: "EXPLAIN QUERY PLAN " + SQLiteAuthStorage.authenticateSQL,
                     arguments: [Data(count: 32)]
                 )
                 .map { $0["detail"] as String }

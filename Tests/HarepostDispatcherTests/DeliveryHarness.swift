@@ -31,7 +31,7 @@ struct DeliveryHarness: Sendable {
         _ body: @Sendable (DeliveryHarness) async throws -> T
     ) async throws -> T {
         try await withRPCService(component: "auth") { directory in
-            try AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite")).router()
+            try AuthService(sqlitePath: "\(directory)/auth.sqlite").router()
         } _: { _, auth in
             let account = try await auth.call(
                 "harepost.auth.v1.Auth/CreateAccount",

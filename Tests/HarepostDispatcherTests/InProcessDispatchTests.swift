@@ -38,7 +38,7 @@ struct InProcessDispatchTests {
             var logger = Logger(label: "harepost.dispatcher.tests")
             logger.logLevel = .critical
             let auth = InProcessCaller(
-                router: try AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite")).router(),
+                router: try AuthService(sqlitePath: "\(directory)/auth.sqlite").router(),
                 logger: logger
             )
             let store = InProcessCaller(

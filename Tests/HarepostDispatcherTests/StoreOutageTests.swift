@@ -40,7 +40,7 @@ struct StoreOutageTests {
     @Test func aResultIsKeptWhileTheStoreIsDownAndRecordedWhenItReturns() async throws {
         try await ScriptedTarget.withTarget { target in
             try await withRPCService(component: "auth") { directory in
-                try AuthService(database: try AuthDatabase(path: "\(directory)/auth.sqlite")).router()
+                try AuthService(sqlitePath: "\(directory)/auth.sqlite").router()
             } _: { directory, auth in
                 let account = try await auth.call(
                     "harepost.auth.v1.Auth/CreateAccount",

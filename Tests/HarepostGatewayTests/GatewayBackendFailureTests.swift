@@ -47,7 +47,7 @@ struct GatewayBackendFailureTests {
         _ body: @Sendable (_ client: TestClient, _ key: String, _ backends: GatewayBackends) async throws -> Void
     ) async throws {
         try await withRPCService(component: "auth") { authDirectory in
-            try AuthService(database: try AuthDatabase(path: "\(authDirectory)/auth.sqlite")).router()
+            try AuthService(sqlitePath: "\(authDirectory)/auth.sqlite").router()
         } _: { _, auth in
             let account = try await auth.call(
                 "harepost.auth.v1.Auth/CreateAccount",

@@ -46,7 +46,7 @@ struct GatewayHarness: Sendable {
     ) async throws -> T {
         try await withRPCService(component: "auth", directory: authDirectory) { directory in
             try AuthService(
-                database: try AuthDatabase(path: "\(directory)/auth.sqlite"),
+                sqlitePath: "\(directory)/auth.sqlite",
                 configuration: .init(openSignup: openSignup)
             ).router()
         } _: { _, auth in

@@ -522,16 +522,7 @@ final class PostgresEngine: StorageEngine, Sendable {
     }
 
     func probeWrite() async throws {
-        let logger = self.logger
-        _ = try await database.withConnection { connection in
-            try await connection.query(
-                """
-                INSERT INTO storage_probe (id, written_at) VALUES (1, \(unescaped: PostgresSchema.now))
-                ON CONFLICT (id) DO UPDATE SET written_at = EXCLUDED.written_at
-                """,
-                logger: logger
-            )
-        }
+        try await database.probeWrite()
     }
 }
 

@@ -110,12 +110,6 @@ enum PostgresSchema {
                 )
                 """,
                 "CREATE INDEX attempts_newest ON attempts(account_id, environment, seq)",
-                """
-                CREATE TABLE storage_probe (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
-                    written_at BIGINT NOT NULL
-                )
-                """,
             ]
         )
     ]

@@ -31,7 +31,10 @@ struct AuthCommand: AsyncParsableCommand {
     @Option(help: "Seconds a rotated-out signing secret stays valid.")
     var signingSecretOverlapSeconds: Int64 = 86_400
 
+    @OptionGroup var database: DatabaseOptions
+
     func validate() throws {
+        _ = try database.settings()
         guard (0...AuthService.maximumRateLimitPerMinute).contains(defaultRateLimit) else {
             throw ValidationError("--default-rate-limit must be between 0 and \(AuthService.maximumRateLimitPerMinute)")
         }
@@ -43,17 +46,25 @@ struct AuthCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try PrivateDirectory.prepare(dataDir)
-        let database = try AuthDatabase(path: "\(dataDir)/auth.sqlite")
-        let service = AuthService(
-            database: database,
-            configuration: .init(
-                defaultRateLimitPerMinute: defaultRateLimit,
-                signingSecretOverlapSeconds: signingSecretOverlapSeconds,
-                openSignup: openSignup
-            )
+        let configuration = AuthService.Configuration(
+            defaultRateLimitPerMinute: defaultRateLimit,
+            signingSecretOverlapSeconds: signingSecretOverlapSeconds,
+            openSignup: openSignup
         )
-        try await runComponent("auth", options: options) { try service.router() }
+        let service: AuthService
+        if let backend = try database.backend(
+            component: "auth",
+            migrations: AuthService.postgresMigrations,
+            options: options
+        ) {
+            service = AuthService(postgres: backend, configuration: configuration, logger: backend.logger)
+        } else {
+            try PrivateDirectory.prepare(dataDir)
+            service = try AuthService(sqlitePath: "\(dataDir)/auth.sqlite", configuration: configuration)
+        }
+        try await runComponent("auth", options: options, background: service.backgroundServices) {
+            try service.router()
+        }
     }
 }
 
@@ -112,15 +123,12 @@ struct StoreCommand: AsyncParsableCommand {
             dnsResolver: dnsResolver.flatMap(DNSTXTResolver.init(address:)) ?? .system()
         )
         let service: StoreService
-        if let settings = try database.settings() {
-            let logger = options.process.makeLogger(component: "store")
-            let backend = try PostgresBackend(
-                settings: settings,
-                component: "store",
-                migrations: StoreService.postgresMigrations,
-                logger: logger
-            )
-            service = StoreService(postgres: backend, configuration: configuration, logger: logger)
+        if let backend = try database.backend(
+            component: "store",
+            migrations: StoreService.postgresMigrations,
+            options: options
+        ) {
+            service = StoreService(postgres: backend, configuration: configuration, logger: backend.logger)
         } else {
             try PrivateDirectory.prepare(dataDir)
             service = try StoreService(sqlitePath: "\(dataDir)/store.sqlite", configuration: configuration)

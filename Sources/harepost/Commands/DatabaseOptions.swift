@@ -33,4 +33,17 @@ struct DatabaseOptions: ParsableArguments {
             throw ValidationError("--database-password-file: \(error)")
         }
     }
+
+    /// The component's PostgreSQL (its pool and migrations), or nil for SQLite.
+    func backend(component: String, migrations: [PostgresMigration], options: ComponentOptions) throws
+        -> PostgresBackend?
+    {
+        guard let settings = try settings() else { return nil }
+        return try PostgresBackend(
+            settings: settings,
+            component: component,
+            migrations: migrations,
+            logger: options.process.makeLogger(component: component)
+        )
+    }
 }

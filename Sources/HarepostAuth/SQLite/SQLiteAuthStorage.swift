@@ -8,10 +8,10 @@ import HarepostSQLite
 /// WAL mode with `synchronous = FULL`: a write is on disk before its call
 /// answers. Every change is one transaction, so a failure leaves nothing
 /// half-written. The schema evolves through versioned migrations.
-public final class AuthDatabase: Sendable {
+final class SQLiteAuthStorage: Sendable {
     let pool: DatabasePool
 
-    public init(path: String) throws {
+    init(path: String) throws {
         pool = try DatabasePool(path: path, configuration: SQLiteDefaults.configuration)
         // Not in `prepareDatabase`: the pool switches its writer to WAL after
         // that runs, and sets `synchronous = NORMAL` while doing so, which
@@ -58,10 +58,13 @@ public final class AuthDatabase: Sendable {
         return migrator
     }
 
-    /// A one-row durable write: whether the disk takes writes again.
     func probeWrite() async throws {
         try await pool.write { db in
             try SQLiteFailure.probe(db, at: Date().unixMilliseconds)
         }
+    }
+
+    func storageFailure(_ error: any Error) -> String? {
+        SQLiteFailure.storageReason(error)
     }
 }

@@ -2,56 +2,21 @@ import Foundation
 import GRDB
 import HarepostProto
 
-/// Rows as the service needs them.
-struct AccountRecord: Sendable {
-    let id: String
-    let name: String
-    let rateLimitPerMinute: Int
-    let createdAt: UnixMilliseconds
-}
-
-struct APIKeyRecord: Sendable {
-    let id: String
-    let accountID: String
-    let environment: Environment
-    let prefix: String
-    let createdAt: UnixMilliseconds
-    let lastUsedAt: UnixMilliseconds?
-    let revokedAt: UnixMilliseconds?
-
+extension APIKeyRecord {
     init(row: Row) {
-        id = row["id"]
-        accountID = row["account_id"]
-        environment = Environment(rawValue: row["environment"]) ?? .live
-        prefix = row["prefix"]
-        createdAt = row["created_at"]
-        lastUsedAt = row["last_used_at"]
-        revokedAt = row["revoked_at"]
+        self.init(
+            id: row["id"],
+            accountID: row["account_id"],
+            environment: Environment(rawValue: row["environment"]) ?? .live,
+            prefix: row["prefix"],
+            createdAt: row["created_at"],
+            lastUsedAt: row["last_used_at"],
+            revokedAt: row["revoked_at"]
+        )
     }
 }
 
-struct Principal: Sendable, Equatable {
-    let accountID: String
-    let environment: Environment
-    let rateLimitPerMinute: Int
-    let keyID: String
-}
-
-struct SigningSecrets: Sendable {
-    let current: String
-    /// Earlier secrets still inside their rotation overlap, newest first.
-    let previous: [(secret: String, validUntil: UnixMilliseconds)]
-}
-
-enum AuthDatabaseError: Error, Equatable {
-    case accountNotFound
-    case keyNotFound
-}
-
-extension AuthDatabase {
-    /// The columns of `api_keys` every key query selects.
-    private static let keyColumns = "id, account_id, environment, prefix, created_at, last_used_at, revoked_at"
-
+extension SQLiteAuthStorage: AuthStorage {
     func createAccount(
         name: String,
         rateLimitPerMinute: Int,
@@ -99,7 +64,7 @@ extension AuthDatabase {
         )
         return APIKeyRecord(
             row: try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ?"),
+                db.cachedStatement(sql: "SELECT \(AuthColumns.key) FROM api_keys WHERE id = ?"),
                 arguments: [id]
             )!
         )
@@ -110,14 +75,13 @@ extension AuthDatabase {
             try Self.requireAccount(accountID, db)
             return try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE account_id = ? ORDER BY created_at, id"
+                    sql: "SELECT \(AuthColumns.key) FROM api_keys WHERE account_id = ? ORDER BY created_at, id"
                 ),
                 arguments: [accountID]
             ).map(APIKeyRecord.init(row:))
         }
     }
 
-    /// Revokes a key of `accountID`; revoking a revoked key changes nothing.
     func revokeKey(id: String, accountID: String, now: UnixMilliseconds) async throws -> APIKeyRecord {
         try await pool.write { db in
             try Self.requireAccount(accountID, db)
@@ -127,10 +91,10 @@ extension AuthDatabase {
             )
             guard
                 let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT \(Self.keyColumns) FROM api_keys WHERE id = ? AND account_id = ?"),
+                    db.cachedStatement(sql: "SELECT \(AuthColumns.key) FROM api_keys WHERE id = ? AND account_id = ?"),
                     arguments: [id, accountID]
                 )
-            else { throw AuthDatabaseError.keyNotFound }
+            else { throw AuthStorageError.keyNotFound }
             return APIKeyRecord(row: row)
         }
     }
@@ -142,7 +106,6 @@ extension AuthDatabase {
         WHERE k.hash = ? AND k.revoked_at IS NULL
         """
 
-    /// Who a key belongs to, with when it was last used; `nil` for an unknown or revoked key.
     func principal(forKeyHash hash: Data) async throws -> (Principal, lastUsedAt: UnixMilliseconds?)? {
         try pointRead { db in
             // The hot path: a prepared statement cached per connection, not re-parsed
@@ -191,7 +154,6 @@ extension AuthDatabase {
         }
     }
 
-    /// Makes `secret` current; the previous current one stays valid until `now + overlap`.
     func rotateSigningSecret(accountID: String, to secret: String, overlapMilliseconds: Int64, now: UnixMilliseconds)
         async throws -> UnixMilliseconds
     {
@@ -223,7 +185,7 @@ extension AuthDatabase {
     private static func requireAccount(_ id: String, _ db: Database) throws {
         guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM accounts WHERE id = ?"), arguments: [id]) != nil
         else {
-            throw AuthDatabaseError.accountNotFound
+            throw AuthStorageError.accountNotFound
         }
     }
 
