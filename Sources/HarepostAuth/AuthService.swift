@@ -104,7 +104,8 @@ public struct AuthService: Sendable {
         try register(Auth.RotateSigningSecret.self, AuthService.rotateSigningSecret)
         try register(Auth.SetRateLimit.self, AuthService.setRateLimit)
         let health = self.health
-        router.isServing = { health.isServing() }
+        let storage = self.storage
+        router.isServing = { storage.isReady && health.isServing() }
         return router
     }
 

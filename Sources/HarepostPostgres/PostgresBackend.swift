@@ -18,6 +18,12 @@ public final class PostgresBackend: Service, Sendable {
     /// How long a call waits for a connection before it is unavailable.
     public let connectionWait: Duration
     private let readiness = NIOLockedValueBox<Readiness>(.waiting([]))
+    /// Set when a call got no connection in time, cleared when one does:
+    /// while set, calls wait only ``unreachableWait``, so an outage is
+    /// answered promptly instead of holding every caller for the full wait.
+    private let unreachable = NIOLockedValueBox(false)
+    /// How long a call waits for a connection while the database is known to be unreachable.
+    static let unreachableWait = Duration.milliseconds(250)
 
     private enum Readiness {
         case waiting([CheckedContinuation<Void, any Error>])
@@ -107,13 +113,14 @@ public final class PostgresBackend: Service, Sendable {
     }
 
     /// Runs `body` on a pooled connection once one is had within
-    /// ``connectionWait`` (``PostgresUnavailable`` otherwise). Only the wait
+    /// ``connectionWait``, or ``unreachableWait`` after a call found none
+    /// (``PostgresUnavailable`` otherwise). Only the wait
     /// for a connection is bounded: a statement that started runs to its end,
     /// so a commit is never abandoned half-known.
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let wait = connectionWait
+        let wait = unreachable.withLockedValue { $0 } ? min(Self.unreachableWait, connectionWait) : connectionWait
         // Bounded like the wait for a connection: a store that started while
         // its database was away answers unavailable, not late. (Polled: only
         // until the first migration is done.)
@@ -138,6 +145,7 @@ public final class PostgresBackend: Service, Sendable {
             group.addTask {
                 try await self.client.withConnection { connection in
                     started.withLockedValue { $0 = true }
+                    self.unreachable.withLockedValue { $0 = false }
                     return try await body(connection)
                 }
             }
@@ -151,6 +159,7 @@ public final class PostgresBackend: Service, Sendable {
                     return value
                 }
                 if !started.withLockedValue({ $0 }) {
+                    unreachable.withLockedValue { $0 = true }
                     group.cancelAll()
                     throw PostgresUnavailable("no database connection within \(wait)")
                 }

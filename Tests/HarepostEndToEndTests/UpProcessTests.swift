@@ -57,8 +57,10 @@ final class RunningUp: Sendable {
 
     struct UpNeverReady: Error {}
 
-    /// One call to the public API: status and parsed body.
-    func api(_ method: String, _ path: String, body: String? = nil) async throws -> (status: Int, json: JSONValue) {
+    /// One call to the public API: status, parsed body and `Retry-After`.
+    func api(_ method: String, _ path: String, body: String? = nil) async throws -> (
+        status: Int, json: JSONValue, retryAfter: String?
+    ) {
         var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
         request.timeoutInterval = 10
@@ -68,7 +70,11 @@ final class RunningUp: Sendable {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as! HTTPURLResponse).statusCode, (try? JSONParser.parse(Array(data))) ?? .null)
+        let http = response as! HTTPURLResponse
+        return (
+            http.statusCode, (try? JSONParser.parse(Array(data))) ?? .null,
+            http.value(forHTTPHeaderField: "Retry-After")
+        )
     }
 
     /// The running pid of `component`, from up's pid file.

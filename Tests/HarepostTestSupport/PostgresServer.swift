@@ -17,11 +17,12 @@ public final class PostgresServer: Sendable {
 
     /// Starts a server, runs `body`, and stops the server (immediately) and
     /// removes its files however `body` ends.
-    public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+    public static func with<T>(lane: Lane = .shared, _ body: (PostgresServer) async throws -> T) async throws -> T {
         // A few at a time: each is a dozen processes, and the rest of the
         // suite runs beside them on two cores.
-        await running.acquire()
-        defer { Task { await running.release() } }
+        let slots = lane == .shared ? running : runningLong
+        await slots.acquire()
+        defer { Task { await slots.release() } }
         let server = try await PostgresServer()
         do {
             let result = try await body(server)
@@ -125,7 +126,17 @@ public final class PostgresServer: Sendable {
 
     // MARK: Once per process
 
+    /// Which servers a test waits for: the time it waits counts against its time limit.
+    public enum Lane: Sendable {
+        /// Two at a time, for service tests that hold a server a few seconds.
+        case shared
+        /// One at a time of its own, for process tests that hold a server
+        /// for a minute, so they do not starve the service tests.
+        case long
+    }
+
     private static let running = Slots(2)
+    private static let runningLong = Slots(1)
 
     private actor Slots {
         private var free: Int

@@ -264,6 +264,8 @@ final class PostgresAuthStorage: AuthStorage {
         try await database.probeWrite()
     }
 
+    var isReady: Bool { database.isReady }
+
     // MARK: Helpers
 
     private static func requireAccount(

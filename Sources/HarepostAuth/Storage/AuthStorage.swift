@@ -37,6 +37,13 @@ protocol AuthStorage: Sendable {
     func storageFailure(_ error: any Error) -> String?
     /// A small durable write, to find out whether writes work again.
     func probeWrite() async throws
+    /// Whether storage can serve at all (a database's schema is current);
+    /// health says NOT_SERVING until it is.
+    var isReady: Bool { get }
+}
+
+extension AuthStorage {
+    var isReady: Bool { true }
 }
 
 /// Rows as the service needs them.

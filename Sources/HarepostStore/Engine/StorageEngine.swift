@@ -56,6 +56,10 @@ protocol StorageEngine: Sendable {
     /// A small durable write, to find out whether writes work again.
     func probeWrite() async throws
 
+    /// Whether the engine can serve at all (a database's schema is current);
+    /// health says NOT_SERVING until it is.
+    var isReady: Bool { get }
+
     /// The longest a long poll may sleep without looking again: set where
     /// another process can make work due without waking this one for sure.
     var maximumNap: Duration? { get }
@@ -72,6 +76,8 @@ protocol ImmediatePointReads: StorageEngine {
 }
 
 extension StorageEngine {
+    var isReady: Bool { true }
+
     /// ``insert(_:on:completion:)``, awaited.
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         try await withUnsafeThrowingContinuation { continuation in

@@ -32,6 +32,8 @@ final class PostgresEngine: StorageEngine, Sendable {
     /// lost notification (a connection that dropped while LISTENing).
     var maximumNap: Duration? { .seconds(1) }
 
+    var isReady: Bool { database.isReady }
+
     /// Listens for sends committed through any store and wakes this store's
     /// long polls, reconnecting while the database is away; until cancelled.
     func listen() async {

@@ -127,7 +127,8 @@ public struct StoreService: Sendable {
         // (storage errors already mapped to statuses: no second future).
         try router.register(Store.Send.self, future: { request, context, promise in send(request, context, promise) })
         let health = self.health
-        router.isServing = { health.isServing() }
+        let engine = self.engine
+        router.isServing = { engine.isReady && health.isServing() }
         return router
     }
 

@@ -7,7 +7,8 @@ import Logging
 import ServiceLifecycle
 
 /// `harepost up`: the four components as separate child processes on the
-/// embedded default (SQLite in the data directory, sockets in the run directory).
+/// embedded default (SQLite in the data directory, sockets in the run
+/// directory), or with store and auth on one PostgreSQL (`--database`).
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
@@ -20,7 +21,7 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Directory for the databases (auth.sqlite, store.sqlite).")
+    @Option(help: "Directory for the databases (auth.sqlite, store.sqlite) and the dev account.")
     var dataDir: String = "data"
 
     @Option(help: "Address the gateway listens on.")
@@ -52,9 +53,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every component to become healthy before giving up.")
     var startupTimeoutSeconds: Int = 30
 
+    @OptionGroup var database: DatabaseOptions
+
     @OptionGroup var process: ProcessOptions
 
     func validate() throws {
+        _ = try database.settings()
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1-65535") }
         guard (1...10_000).contains(maxInFlight) else { throw ValidationError("--max-in-flight must be 1-10000") }
         guard startupTimeoutSeconds > 0 else { throw ValidationError("--startup-timeout-seconds must be positive") }
@@ -169,12 +173,22 @@ struct UpLayout: Sendable {
         let unsafeStore = options.dev ? ["--allow-http", "--allow-private-targets", "--trust-all-domains"] : []
         let unsafeDispatcher = options.dev ? ["--allow-private-targets"] : []
         let caBundle = options.caBundle.map { ["--ca-bundle", UpCommand.absolute($0)] } ?? []
+        // Store and auth on one PostgreSQL when given: the URL (no password
+        // in it) and the password file's path, never the password itself.
+        var database: [String] = []
+        if let url = options.database.database {
+            database += ["--database", url]
+        }
+        if let file = options.database.databasePasswordFile {
+            database += ["--database-password-file", UpCommand.absolute(file)]
+        }
+        database += ["--database-pool-size", "\(options.database.databasePoolSize)"]
         // Started in this order; stopped in reverse (gateway first).
         programs = [
             SupervisedProgram(
                 name: "auth",
                 executable: executable,
-                arguments: ["auth", "--socket", socket("auth"), "--data-dir", dataDirectory] + common
+                arguments: ["auth", "--socket", socket("auth"), "--data-dir", dataDirectory] + database + common
             ),
             SupervisedProgram(
                 name: "store",
@@ -182,7 +196,7 @@ struct UpLayout: Sendable {
                 arguments: [
                     "store", "--socket", socket("store"), "--data-dir", dataDirectory,
                     "--lease-margin-seconds", "\(options.leaseMarginSeconds)",
-                ] + unsafeStore + common
+                ] + database + unsafeStore + common
             ),
             SupervisedProgram(
                 name: "dispatcher",
