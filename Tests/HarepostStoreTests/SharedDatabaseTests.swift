@@ -1,5 +1,6 @@
 import HarepostProto
 import HarepostTestSupport
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import HarepostStore
@@ -48,4 +49,58 @@ struct SharedDatabaseTests {
             }
         }
     }
+
+    /// Paging through one store while sends keep arriving through two: every
+    /// delivery committed before the first page shows exactly once, and no
+    /// page repeats an item of another.
+    @Test func pagesStayExactWhileSendsArriveThroughSeveralStores() async throws {
+        try await PostgresServer.with { server in
+            try await StoreHarness.withStore(on: server) { first in
+                try await StoreHarness.withStore(on: server) { second in
+                    let before = try await withThrowingTaskGroup(of: String.self) { group in
+                        for index in 0..<40 {
+                            let store = index % 2 == 0 ? first : second
+                            group.addTask {
+                                try await store.send(#"{"target": "https://your-app.com/\#(index)"}"#)
+                                    .string("queue_id")!
+                            }
+                        }
+                        return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                    }
+                    let stop = ManagedFlag()
+                    async let arriving: Int = {
+                        var sent = 0
+                        while !stop.isSet {
+                            let store = sent % 2 == 0 ? first : second
+                            _ = try await store.send(#"{"target": "https://your-app.com/late"}"#)
+                            sent += 1
+                        }
+                        return sent
+                    }()
+                    var seen: [String] = []
+                    var cursor: String?
+                    repeat {
+                        let request = try ProtoMessage(
+                            "harepost.store.v1.ListDeliveriesRequest",
+                            ["limit": .int32(7), "cursor": cursor.map(ProtoValue.string)]
+                        )
+                        let page = try await first.call("ListDeliveries", request)
+                        seen += page.values("data").compactMap { $0.messageValue?.string("queue_id") }
+                        cursor = page.has("next_cursor") ? page.string("next_cursor") : nil
+                    } while cursor != nil
+                    stop.set()
+                    #expect(try await arriving > 0)
+                    #expect(Set(seen).count == seen.count, "an item was repeated")
+                    #expect(before.isSubset(of: Set(seen)), "\(before.subtracting(seen).count) skipped")
+                }
+            }
+        }
+    }
+}
+
+/// A flag one task sets and another polls.
+final class ManagedFlag: Sendable {
+    private let value = NIOLockedValueBox(false)
+    var isSet: Bool { value.withLockedValue { $0 } }
+    func set() { value.withLockedValue { $0 = true } }
 }
