@@ -20,6 +20,7 @@ struct Harepost: AsyncParsableCommand {
             SigningSecretCommand.self,
             BenchCommand.self,
             HealthCommand.self,
+            MigrateSQLiteToPostgresCommand.self,
         ]
     )
 

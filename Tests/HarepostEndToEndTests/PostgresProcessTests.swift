@@ -46,6 +46,87 @@ struct PostgresProcessTests {
         }
     }
 
+    /// A single host moves from SQLite to PostgreSQL: the copy is refused
+    /// while up runs, then copies everything, after which up on PostgreSQL
+    /// answers every lookup as before, the same key works, new sends follow
+    /// on, and a second copy into the now-full database is refused.
+    @Test func aSQLiteDeploymentMovesToPostgres() async throws {
+        try await PostgresServer.with(lane: .long) { server in
+            try await ScriptedTarget.withTarget { target in
+                try await withRunDirectory { dir in
+                    let migrate = [
+                        "migrate-sqlite-to-postgres", "--data-dir", "\(dir)/data", "--run-dir", "\(dir)/run",
+                        "--database", server.url(), "--log-level", "warning",
+                    ]
+                    var before: [String: JSONValue] = [:]
+                    let up = try await RunningUp(directory: dir, caBundle: target.caPath)
+                    for index in 0..<5 {
+                        let path = index == 4 ? "/status/500/pg-move" : "/ok/pg-move"
+                        let sent = try await up.api(
+                            "POST",
+                            "/v1/send",
+                            body: #"""
+                                {"target": "\#(target.url(path))", "body": {"n": \#(index)}, "sign": true,
+                                 "idempotency_key": "move-\#(index)", "delivery": {"max_attempts": 1}}
+                                """#
+                        )
+                        let queueID = try #require(sent.json["queue_id"]?.text)
+                        before[queueID] = try await up.waitForDelivery(queueID) {
+                            ["delivered", "dead_letter"].contains($0["status"]?.text)
+                        }
+                    }
+                    let listBefore = try await up.api("GET", "/v1/deliveries?limit=10").json
+                    let attemptsBefore = try await up.api("GET", "/v1/delivery-attempts?limit=10").json
+
+                    let refused = try await runChildProcess(harepostBinary, migrate)
+                    #expect(refused.status != 0)
+                    #expect(refused.errors.contains("stop it before copying"), "\(refused.errors)")
+                    #expect(await up.stop() == 0)
+
+                    let copied = try await runChildProcess(harepostBinary, migrate)
+                    #expect(copied.status == 0, "\(copied.errors)")
+                    #expect(copied.output.contains("deliveries: 5, attempts: 5"), "\(copied.output)")
+                    #expect(copied.output.contains("accounts: 1, api_keys: 1, signing_secrets: 1"), "\(copied.output)")
+
+                    let moved = try await RunningUp(
+                        directory: dir,
+                        caBundle: target.caPath,
+                        extraArguments: ["--database", server.url()]
+                    )
+                    #expect(moved.apiKey == up.apiKey)
+                    for (queueID, delivery) in before {
+                        #expect(try await moved.api("GET", "/v1/deliveries/\(queueID)").json == delivery)
+                    }
+                    #expect(try await moved.api("GET", "/v1/deliveries?limit=10").json == listBefore)
+                    #expect(try await moved.api("GET", "/v1/delivery-attempts?limit=10").json == attemptsBefore)
+                    // An idempotency key from before the move still names its delivery.
+                    let again = try await moved.api(
+                        "POST",
+                        "/v1/send",
+                        body: #"{"target": "\#(target.url("/ok/pg-move"))", "idempotency_key": "move-0"}"#
+                    )
+                    #expect(again.json["queue_id"].flatMap { before[$0.text ?? ""] } != nil)
+                    let fresh = try await moved.api(
+                        "POST",
+                        "/v1/send",
+                        body: #"{"target": "\#(target.url("/ok/pg-move"))", "body": {"n": 5}}"#
+                    )
+                    let freshID = try #require(fresh.json["queue_id"]?.text)
+                    let delivered = try await moved.waitForDelivery(freshID) { $0["status"]?.text == "delivered" }
+                    #expect(delivered["status"]?.text == "delivered")
+                    guard case .array(let newest)? = try await moved.api("GET", "/v1/deliveries?limit=1").json["data"]
+                    else { throw UpTestError("no data") }
+                    #expect(newest.first?["queue_id"]?.text == freshID)
+                    #expect(await moved.stop() == 0)
+
+                    let twice = try await runChildProcess(harepostBinary, migrate)
+                    #expect(twice.status != 0)
+                    #expect(twice.errors.contains("already holds rows"), "\(twice.errors)")
+                }
+            }
+        }
+    }
+
     /// kill -9 of the store, then an immediate PostgreSQL restart, under a
     /// send stream: every 202 is delivered, and while the database is down
     /// clients get 503 with Retry-After, never a 500 or a hang.

@@ -21,7 +21,8 @@ final class RunningUp: Sendable {
     static let routes = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().appendingPathComponent("../../gateway-config/routes.json").standardized.path
 
-    /// Starts `up --dev` in `directory` and waits until it has announced the dev account.
+    /// Starts `up --dev` in `directory` and waits until it has announced the
+    /// dev account and the gateway is ready.
     init(directory: String, caBundle: String, extraArguments: [String] = []) async throws {
         let port = Int.random(in: 20000...60000)
         base = "http://127.0.0.1:\(port)"
@@ -53,6 +54,12 @@ final class RunningUp: Sendable {
         else { throw UpNeverReady() }
         apiKey = key
         signingSecret = secret
+        // A dev account saved by an earlier run is there at once: wait for this one to serve.
+        while ContinuousClock.now < deadline {
+            if (try? await api("GET", "/readyz"))?.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw UpNeverReady()
     }
 
     struct UpNeverReady: Error {}

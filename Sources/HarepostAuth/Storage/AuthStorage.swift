@@ -54,7 +54,7 @@ struct AccountRecord: Sendable {
     let createdAt: UnixMilliseconds
 }
 
-struct APIKeyRecord: Sendable {
+struct APIKeyRecord: Sendable, Equatable {
     let id: String
     let accountID: String
     let environment: Environment

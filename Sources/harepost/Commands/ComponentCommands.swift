@@ -55,7 +55,7 @@ struct AuthCommand: AsyncParsableCommand {
         if let backend = try database.backend(
             component: "auth",
             migrations: AuthService.postgresMigrations,
-            options: options
+            logger: options.process.makeLogger(component: "auth")
         ) {
             service = AuthService(postgres: backend, configuration: configuration, logger: backend.logger)
         } else {
@@ -126,7 +126,7 @@ struct StoreCommand: AsyncParsableCommand {
         if let backend = try database.backend(
             component: "store",
             migrations: StoreService.postgresMigrations,
-            options: options
+            logger: options.process.makeLogger(component: "store")
         ) {
             service = StoreService(postgres: backend, configuration: configuration, logger: backend.logger)
         } else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HarepostPostgres
+import Logging
 
 /// Where a component keeps its data when not in the embedded SQLite file.
 struct DatabaseOptions: ParsableArguments {
@@ -35,15 +36,13 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// The component's PostgreSQL (its pool and migrations), or nil for SQLite.
-    func backend(component: String, migrations: [PostgresMigration], options: ComponentOptions) throws
-        -> PostgresBackend?
-    {
+    func backend(component: String, migrations: [PostgresMigration], logger: Logger) throws -> PostgresBackend? {
         guard let settings = try settings() else { return nil }
         return try PostgresBackend(
             settings: settings,
             component: component,
             migrations: migrations,
-            logger: options.process.makeLogger(component: component)
+            logger: logger
         )
     }
 }
