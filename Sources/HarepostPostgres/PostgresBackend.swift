@@ -24,6 +24,8 @@ public final class PostgresBackend: Service, Sendable {
     private let unreachable = NIOLockedValueBox(false)
     /// How long a call waits for a connection while the database is known to be unreachable.
     static let unreachableWait = Duration.milliseconds(250)
+    /// Ends the waits for a connection that last too long.
+    private let deadlines = DeadlineWatch()
 
     private enum Readiness {
         case waiting([CheckedContinuation<Void, any Error>])
@@ -52,6 +54,7 @@ public final class PostgresBackend: Service, Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.client.run() }
+            group.addTask { await self.deadlines.run() }
             var delay = Duration.milliseconds(200)
             while true {
                 do {
@@ -150,7 +153,7 @@ public final class PostgresBackend: Service, Sendable {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: wait)
+                await self.deadlines.sleep(until: deadline)
                 return nil
             }
             while let next = try await group.next() {

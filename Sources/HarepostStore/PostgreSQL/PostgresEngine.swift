@@ -19,6 +19,8 @@ final class PostgresEngine: StorageEngine, Sendable {
     /// Wakes this store's long polls; set by the service.
     let wake = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
     private let notifier: CoalescedNotifier
+    /// Destination and connection ids by tenant and origin, as the SQLite engine keeps them.
+    let links = DestinationLinks()
 
     static let channel = "harepost_due"
 
@@ -138,10 +140,14 @@ final class PostgresEngine: StorageEngine, Sendable {
         }
     }
 
+    /// One statement in the common case (links known, no key): the links
+    /// are found or made once per tenant and origin and then remembered,
+    /// and the insert commits on its own.
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         let headers = HeaderJSON.encode(delivery.headers)
         let logger = self.logger
-        let inserted = try await database.withTransaction { connection -> (DeliveryRecord, Bool) in
+        let links = self.links
+        let inserted = try await database.withConnection { connection -> (DeliveryRecord, Bool) in
             let tenant = delivery.tenant
             if let key = delivery.idempotencyKey,
                 let existing = try await Self.delivery(
@@ -153,58 +159,44 @@ final class PostgresEngine: StorageEngine, Sendable {
             {
                 return (existing, false)
             }
-            // Made when missing; DO NOTHING rather than an update, which
-            // would lock the row and serialise every send to one origin.
-            let destinationID = try await Self.link(
-                """
-                INSERT INTO destinations (id, account_id, environment, origin, name, created_at)
-                VALUES (\(StoreIdentifiers.timeOrdered("dest")), \(tenant.accountID), \(tenant.environment.jsonName),
-                        \(delivery.destinationOrigin), \(delivery.destinationName), \(delivery.createdAt))
-                ON CONFLICT (account_id, environment, origin) DO NOTHING RETURNING id
-                """,
-                else: """
-                    SELECT id FROM destinations WHERE account_id = \(tenant.accountID)
-                    AND environment = \(tenant.environment.jsonName) AND origin = \(delivery.destinationOrigin)
-                    """,
-                connection,
-                logger
+            let linkKey = DestinationLinks.Key(
+                accountID: tenant.accountID,
+                environment: tenant.environment,
+                origin: delivery.destinationOrigin
             )
-            let connectionID = try await Self.link(
-                """
-                INSERT INTO connections (id, account_id, environment, destination_id, name, created_at)
-                VALUES (\(StoreIdentifiers.timeOrdered("conn")), \(tenant.accountID), \(tenant.environment.jsonName),
-                        \(destinationID), \(delivery.connectionName), \(delivery.createdAt))
-                ON CONFLICT (account_id, environment, destination_id) DO NOTHING RETURNING id
-                """,
-                else: """
-                    SELECT id FROM connections WHERE account_id = \(tenant.accountID)
-                    AND environment = \(tenant.environment.jsonName) AND destination_id = \(destinationID)
-                    """,
-                connection,
-                logger
-            )
+            let ids: DestinationLinks.IDs
+            if let known = links[linkKey] {
+                ids = known
+            } else {
+                ids = try await Self.links(of: delivery, connection, logger)
+                links.remember(ids, for: linkKey)
+            }
             let policy = delivery.policy
-            let seq = try await connection.query(
-                """
-                INSERT INTO deliveries (
-                    id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
-                    max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-                    created_at, updated_at, next_attempt_at, request_id, connection_id, destination_id,
-                    status, next_trigger
-                ) VALUES (
-                    \(delivery.queueID), \(tenant.accountID), \(tenant.environment.jsonName), \(delivery.target),
-                    \(delivery.method), \(headers), \(ByteBuffer(bytes: delivery.body)), \(delivery.metadataJSON),
-                    \(delivery.sign), \(delivery.idempotencyKey), \(policy.maxAttempts), \(policy.backoff.jsonName),
-                    \(policy.baseDelayMilliseconds), \(policy.maxDelayMilliseconds), \(policy.jitter.jsonName),
-                    \(policy.timeoutMilliseconds), \(policy.respectRetryAfter), \(delivery.createdAt),
-                    \(delivery.createdAt), \(delivery.createdAt), \(delivery.requestID), \(connectionID),
-                    \(destinationID), 'queued', 'initial'
-                )
-                ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING seq
-                """,
-                logger: logger
-            ).collect().first?.decode(Int64.self)
+            let bindings = PostgresBindings.of(
+                delivery.queueID,
+                tenant.accountID,
+                tenant.environment.jsonName,
+                delivery.target,
+                delivery.method,
+                headers,
+                ByteBuffer(bytes: delivery.body),
+                delivery.metadataJSON,
+                delivery.sign,
+                delivery.idempotencyKey,
+                policy.maxAttempts,
+                policy.backoff.jsonName,
+                policy.baseDelayMilliseconds,
+                policy.maxDelayMilliseconds,
+                policy.jitter.jsonName,
+                policy.timeoutMilliseconds,
+                policy.respectRetryAfter,
+                delivery.createdAt,
+                delivery.requestID,
+                ids.connectionID,
+                ids.destinationID
+            )
+            let seq = try await connection.run(PostgresStatements.InsertDelivery.self, bindings, logger: logger)
+                .first?.decode(Int64.self)
             guard let seq else {
                 // Another store committed the same key between the lookup and the insert.
                 let existing = try await Self.delivery(
@@ -221,6 +213,46 @@ final class PostgresEngine: StorageEngine, Sendable {
         }
         if inserted.1 { notifier.poke() }
         return (inserted.0, inserted.1)
+    }
+
+    /// The destination and connection of a send's tenant and origin, made
+    /// when missing (each committed on its own: the rows are never changed,
+    /// so one made for a send that then fails is simply there for the next).
+    private static func links(of delivery: NewDelivery, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> DestinationLinks.IDs
+    {
+        let tenant = delivery.tenant
+        // DO NOTHING rather than an update, which would lock the row and
+        // serialise every send to one origin.
+        let destinationID = try await Self.link(
+            """
+            INSERT INTO destinations (id, account_id, environment, origin, name, created_at)
+            VALUES (\(StoreIdentifiers.timeOrdered("dest")), \(tenant.accountID), \(tenant.environment.jsonName),
+                    \(delivery.destinationOrigin), \(delivery.destinationName), \(delivery.createdAt))
+            ON CONFLICT (account_id, environment, origin) DO NOTHING RETURNING id
+            """,
+            else: """
+                SELECT id FROM destinations WHERE account_id = \(tenant.accountID)
+                AND environment = \(tenant.environment.jsonName) AND origin = \(delivery.destinationOrigin)
+                """,
+            connection,
+            logger
+        )
+        let connectionID = try await Self.link(
+            """
+            INSERT INTO connections (id, account_id, environment, destination_id, name, created_at)
+            VALUES (\(StoreIdentifiers.timeOrdered("conn")), \(tenant.accountID), \(tenant.environment.jsonName),
+                    \(destinationID), \(delivery.connectionName), \(delivery.createdAt))
+            ON CONFLICT (account_id, environment, destination_id) DO NOTHING RETURNING id
+            """,
+            else: """
+                SELECT id FROM connections WHERE account_id = \(tenant.accountID)
+                AND environment = \(tenant.environment.jsonName) AND destination_id = \(destinationID)
+                """,
+            connection,
+            logger
+        )
+        return DestinationLinks.IDs(destinationID: destinationID, connectionID: connectionID)
     }
 
     /// The id `insert` made, or else the one `lookup` finds (made by another
@@ -246,12 +278,10 @@ final class PostgresEngine: StorageEngine, Sendable {
         _ connection: PostgresConnection,
         _ logger: Logger
     ) async throws -> DeliveryRecord? {
-        try await PostgresRows.all(
-            connection.query(
-                """
-                SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
-                WHERE account_id = \(accountID) AND idempotency_key = \(key)
-                """,
+        try PostgresRows.all(
+            await connection.run(
+                PostgresStatements.DeliveryByIdempotencyKey.self,
+                .of(accountID, key),
                 logger: logger
             ),
             PostgresRows.delivery
@@ -264,26 +294,19 @@ final class PostgresEngine: StorageEngine, Sendable {
         let logger = self.logger
         return try await database.withConnection { connection in
             guard
-                let delivery = try await PostgresRows.all(
-                    connection.query(
-                        """
-                        SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
-                        WHERE id = \(queueID) AND account_id = \(tenant.accountID)
-                        AND environment = \(tenant.environment.jsonName)
-                        """,
+                let delivery = try PostgresRows.all(
+                    await connection.run(
+                        PostgresStatements.DeliveryByID.self,
+                        .of(queueID, tenant.accountID, tenant.environment.jsonName),
                         logger: logger
                     ),
                     PostgresRows.delivery
                 ).first
             else { throw StorageError.notFound }
-            let attempts = try await PostgresRows.all(
-                connection.query(
-                    """
-                    \(unescaped: StoreColumns.attemptSelect)
-                    WHERE a.delivery_seq = \(delivery.seq) ORDER BY a.attempt_number
-                    """,
-                    logger: logger
-                ),
+            // Every recorded attempt counts in `attempts`: none counted, none stored.
+            guard delivery.attempts > 0 else { return (delivery, []) }
+            let attempts = try PostgresRows.all(
+                await connection.run(PostgresStatements.AttemptsOfDelivery.self, .of(delivery.seq), logger: logger),
                 PostgresRows.attempt
             )
             return (delivery, attempts)
@@ -295,15 +318,10 @@ final class PostgresEngine: StorageEngine, Sendable {
     {
         let logger = self.logger
         return try await database.withConnection { connection in
-            try await PostgresRows.all(
-                connection.query(
-                    """
-                    SELECT \(unescaped: StoreColumns.delivery) FROM deliveries
-                    WHERE account_id = \(tenant.accountID) AND environment = \(tenant.environment.jsonName)
-                    AND (\(status?.jsonName)::text IS NULL OR status = \(status?.jsonName))
-                    AND (\(before)::bigint IS NULL OR seq < \(before))
-                    ORDER BY seq DESC LIMIT \(limit)
-                    """,
+            try PostgresRows.all(
+                await connection.run(
+                    PostgresStatements.DeliveriesPage.self,
+                    .of(tenant.accountID, tenant.environment.jsonName, status?.jsonName, before, Int64(limit)),
                     logger: logger
                 ),
                 PostgresRows.delivery
@@ -343,29 +361,11 @@ final class PostgresEngine: StorageEngine, Sendable {
         -> [LeasedDelivery]
     {
         let logger = self.logger
-        let columns = StoreColumns.delivery.split(separator: ",")
-            .map { "d." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
         return try await database.withConnection { connection in
-            // A lease still set is one that expired with no attempt recorded:
-            // that attempt may have reached the target, so it counts.
-            try await PostgresRows.all(
-                connection.query(
-                    """
-                    WITH due AS (
-                        SELECT seq FROM deliveries
-                        WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= \(unescaped: PostgresSchema.now)
-                        AND (lease_expires_at IS NULL OR lease_expires_at <= \(unescaped: PostgresSchema.now))
-                        ORDER BY next_attempt_at LIMIT \(limit)
-                        FOR UPDATE SKIP LOCKED
-                    )
-                    UPDATE deliveries d SET
-                        lease_id = 'lease_' || replace(gen_random_uuid()::text, '-', ''),
-                        lease_expires_at = \(unescaped: PostgresSchema.now) + d.timeout_ms + \(leaseMarginMilliseconds),
-                        attempts = d.attempts + (CASE WHEN d.lease_id IS NULL THEN 0 ELSE 1 END),
-                        worker_id = \(workerID)
-                    FROM due WHERE d.seq = due.seq
-                    RETURNING \(unescaped: columns), d.lease_id, d.lease_expires_at
-                    """,
+            try PostgresRows.all(
+                await connection.run(
+                    PostgresStatements.ClaimDue.self,
+                    .of(Int64(limit), leaseMarginMilliseconds, workerID),
                     logger: logger
                 )
             ) { columns in
@@ -422,61 +422,36 @@ final class PostgresEngine: StorageEngine, Sendable {
         -> StoreV1.DeliveryStatus
     {
         let logger = self.logger
-        let status = try await database.withTransaction { connection -> StoreV1.DeliveryStatus in
-            let terminal = report.newStatus != .retrying
-            let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
-            let nextAttemptAt = terminal ? nil : report.nextAttemptAt
-            // The lease is checked in the UPDATE itself, against the
-            // database's clock: a late recorder changes nothing.
-            let updated = try await connection.query(
-                """
-                WITH old AS (
-                    SELECT seq, attempts, next_trigger, account_id, environment FROM deliveries
-                    WHERE id = \(queueID) FOR UPDATE
-                )
-                UPDATE deliveries d SET status = \(report.newStatus.jsonName), attempts = d.attempts + 1,
-                    last_status = \(report.httpStatus), updated_at = \(now), next_attempt_at = \(nextAttemptAt),
-                    next_trigger = 'retry', lease_id = NULL, lease_expires_at = NULL
-                FROM old
-                WHERE d.seq = old.seq AND d.lease_id = \(leaseID)
-                AND d.lease_expires_at > \(unescaped: PostgresSchema.now)
-                RETURNING old.seq, old.attempts, old.next_trigger, old.account_id, old.environment
-                """,
-                logger: logger
-            ).collect().first
-            guard let updated else {
-                let exists =
-                    try await connection.query(
-                        "SELECT 1 FROM deliveries WHERE id = \(queueID)",
-                        logger: logger
-                    ).collect().isEmpty == false
-                throw exists ? StorageError.leaseNotHeld : StorageError.notFound
-            }
-            var columns = PostgresRows.Columns(updated)
-            let (seq, attempts) = try (columns.next(Int64.self), columns.next(Int64.self))
-            let (trigger, accountID, environment) = try (
-                columns.next(String.self), columns.next(String.self), columns.next(String.self)
-            )
-            try await connection.query(
-                """
-                INSERT INTO attempts (
-                    id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
-                    duration_ms, error, request_url, request_method, request_headers, request_body_size,
-                    response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
-                ) VALUES (
-                    \(StoreIdentifiers.timeOrdered("att")), \(seq), \(accountID), \(environment), \(attempts + 1),
-                    \(trigger), \(report.outcome.jsonName), \(report.httpStatus), \(report.durationMilliseconds),
-                    \(report.error), \(report.requestURL), \(report.requestMethod), \(report.requestHeadersJSON),
-                    \(report.requestBodySize), \(report.responseHeadersJSON), \(report.responseBody), \(now),
-                    \(nextAttemptAt), \(deadLettered), \(deadLettered ? now : nil)
-                )
-                """,
-                logger: logger
-            )
-            return report.newStatus
+        let terminal = report.newStatus != .retrying
+        let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
+        let nextAttemptAt = terminal ? nil : report.nextAttemptAt
+        let bindings = PostgresBindings.of(
+            queueID,
+            leaseID,
+            report.newStatus.jsonName,
+            report.httpStatus,
+            now,
+            nextAttemptAt,
+            StoreIdentifiers.timeOrdered("att"),
+            report.outcome.jsonName,
+            report.durationMilliseconds,
+            report.error,
+            report.requestURL,
+            report.requestMethod,
+            report.requestHeadersJSON,
+            report.requestBodySize,
+            report.responseHeadersJSON,
+            report.responseBody,
+            deadLettered
+        )
+        try await database.withConnection { connection in
+            let recorded = try await connection.run(PostgresStatements.RecordAttempt.self, bindings, logger: logger)
+            guard recorded.isEmpty else { return }
+            let exists = try await connection.run(PostgresStatements.DeliveryExists.self, .of(queueID), logger: logger)
+            throw exists.isEmpty ? StorageError.notFound : StorageError.leaseNotHeld
         }
-        if status == .retrying { notifier.poke() }
-        return status
+        if report.newStatus == .retrying { notifier.poke() }
+        return report.newStatus
     }
 
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {

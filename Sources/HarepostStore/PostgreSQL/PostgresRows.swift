@@ -105,6 +105,14 @@ enum PostgresRows {
     }
 
     /// Every row of `rows`, decoded.
+    static func all<T>(_ rows: [PostgresRow], _ decode: (inout Columns) throws -> T) throws -> [T] {
+        try rows.map { row in
+            var columns = Columns(row)
+            return try decode(&columns)
+        }
+    }
+
+    /// Every row of `rows`, decoded.
     static func all<T>(_ rows: PostgresRowSequence, _ decode: (inout Columns) throws -> T) async throws -> [T] {
         var records: [T] = []
         for try await row in rows {
