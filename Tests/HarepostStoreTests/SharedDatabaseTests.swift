@@ -1,3 +1,4 @@
+import HarepostContracts
 import HarepostProto
 import HarepostTestSupport
 import NIOConcurrencyHelpers
@@ -46,6 +47,22 @@ struct SharedDatabaseTests {
                     #expect(try await first.claim().isEmpty)
                     #expect(try await server.psql("SELECT worker_id FROM deliveries") == "test")
                 }
+            }
+        }
+    }
+
+    /// An id another store made in the same millisecond is refused by the
+    /// unique index, and the send is stored under a fresh one.
+    @Test func aTakenQueueIDIsReplacedNotOverwritten() async throws {
+        try await PostgresServer.with { server in
+            try await StoreHarness.withStore(on: server) { store in
+                let engine = store.service.engine
+                let tenant = Tenant(accountID: "acct_a", environment: .live)
+                let first = try await engine.insert(NewDelivery.sample(tenant))
+                let again = try await engine.insert(NewDelivery.sample(tenant).withQueueID(first.record.queueID))
+                #expect(again.created)
+                #expect(again.record.queueID != first.record.queueID)
+                #expect(try await server.psql("SELECT count(*) FROM deliveries") == "2")
             }
         }
     }

@@ -17,6 +17,8 @@ import NIOConcurrencyHelpers
 /// append at the index's right edge, as the sequence numbers do.
 /// Secrets and leases stay ``random(_:)``.
 enum StoreIdentifiers {
+    /// A delivery's queue id starts `hr_`.
+    static let deliveryPrefix = "hr"
     private static let digits = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
     /// 36^8: the values eight base-36 digits hold.
     static let span: UInt64 = 2_821_109_907_456

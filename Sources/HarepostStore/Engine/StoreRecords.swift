@@ -42,6 +42,27 @@ struct NewDelivery: Sendable {
     let createdAt: UnixMilliseconds
     /// The send's request id (X-Request-Id at the gateway), for logs.
     let requestID: String?
+
+    /// The same send under another queue id (the first was taken).
+    func withQueueID(_ queueID: String) -> NewDelivery {
+        NewDelivery(
+            queueID: queueID,
+            tenant: tenant,
+            target: target,
+            method: method,
+            headers: headers,
+            body: body,
+            metadataJSON: metadataJSON,
+            sign: sign,
+            idempotencyKey: idempotencyKey,
+            policy: policy,
+            destinationOrigin: destinationOrigin,
+            destinationName: destinationName,
+            connectionName: connectionName,
+            createdAt: createdAt,
+            requestID: requestID
+        )
+    }
 }
 
 /// A stored delivery, as lookups and the queue see it.

@@ -144,6 +144,24 @@ final class PostgresEngine: StorageEngine, Sendable {
     /// are found or made once per tenant and origin and then remembered,
     /// and the insert commits on its own.
     func insert(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
+        var delivery = delivery
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                let inserted = try await insertOnce(delivery)
+                if inserted.created { notifier.poke() }
+                return inserted
+            } catch  where PostgresFailure.isUniqueViolation(error) && tries < 3 {
+                // An id another store made in the same millisecond (the
+                // ON CONFLICT clauses cover every other unique key): the row
+                // was refused, not overwritten, so a fresh id makes it.
+                delivery = delivery.withQueueID(StoreIdentifiers.timeOrdered(StoreIdentifiers.deliveryPrefix))
+            }
+        }
+    }
+
+    private func insertOnce(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         let headers = HeaderJSON.encode(delivery.headers)
         let logger = self.logger
         let links = self.links
@@ -211,7 +229,6 @@ final class PostgresEngine: StorageEngine, Sendable {
             let record = DeliveryRecord(inserted: delivery, headersJSON: headers, seq: seq)
             return (record, true)
         }
-        if inserted.1 { notifier.poke() }
         return (inserted.0, inserted.1)
     }
 
@@ -425,30 +442,48 @@ final class PostgresEngine: StorageEngine, Sendable {
         let terminal = report.newStatus != .retrying
         let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
         let nextAttemptAt = terminal ? nil : report.nextAttemptAt
-        let bindings = PostgresBindings.of(
-            queueID,
-            leaseID,
-            report.newStatus.jsonName,
-            report.httpStatus,
-            now,
-            nextAttemptAt,
-            StoreIdentifiers.timeOrdered("att"),
-            report.outcome.jsonName,
-            report.durationMilliseconds,
-            report.error,
-            report.requestURL,
-            report.requestMethod,
-            report.requestHeadersJSON,
-            report.requestBodySize,
-            report.responseHeadersJSON,
-            report.responseBody,
-            deadLettered
-        )
-        try await database.withConnection { connection in
-            let recorded = try await connection.run(PostgresStatements.RecordAttempt.self, bindings, logger: logger)
-            guard recorded.isEmpty else { return }
-            let exists = try await connection.run(PostgresStatements.DeliveryExists.self, .of(queueID), logger: logger)
-            throw exists.isEmpty ? StorageError.notFound : StorageError.leaseNotHeld
+        var tries = 0
+        while true {
+            tries += 1
+            let bindings = PostgresBindings.of(
+                queueID,
+                leaseID,
+                report.newStatus.jsonName,
+                report.httpStatus,
+                now,
+                nextAttemptAt,
+                StoreIdentifiers.timeOrdered("att"),
+                report.outcome.jsonName,
+                report.durationMilliseconds,
+                report.error,
+                report.requestURL,
+                report.requestMethod,
+                report.requestHeadersJSON,
+                report.requestBodySize,
+                report.responseHeadersJSON,
+                report.responseBody,
+                deadLettered
+            )
+            do {
+                try await database.withConnection { connection in
+                    let recorded = try await connection.run(
+                        PostgresStatements.RecordAttempt.self,
+                        bindings,
+                        logger: logger
+                    )
+                    guard recorded.isEmpty else { return }
+                    let exists = try await connection.run(
+                        PostgresStatements.DeliveryExists.self,
+                        .of(queueID),
+                        logger: logger
+                    )
+                    throw exists.isEmpty ? StorageError.notFound : StorageError.leaseNotHeld
+                }
+                break
+            } catch  where PostgresFailure.isUniqueViolation(error) && tries < 3 {
+                // An attempt id another store made in the same millisecond
+                // (one statement: nothing was changed); a fresh id makes it.
+            }
         }
         if report.newStatus == .retrying { notifier.poke() }
         return report.newStatus

@@ -272,7 +272,7 @@ public struct StoreService: Sendable {
             let method = try SendValidation.method(request)
             let (headers, body) = try SendValidation.headersAndBody(request, method: method)
             delivery = NewDelivery(
-                queueID: StoreIdentifiers.timeOrdered("hr"),
+                queueID: StoreIdentifiers.timeOrdered(StoreIdentifiers.deliveryPrefix),
                 tenant: tenant,
                 target: target.url,
                 method: method,
