@@ -283,6 +283,7 @@ let package = Package(
                 "HarepostJSON",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/HarepostTestSupport",
             resources: [.copy("Fixtures")],

@@ -782,9 +782,9 @@ def render_postgres(r):
     lines = [
         "## PostgreSQL against SQLite, same run",
         "",
-        f"{r['date']}, {r['machine']}, {r['configuration']} build, {r['postgres']} on loopback with its",
-        "defaults (`fsync` and `synchronous_commit` on: a 202 is on disk, as with SQLite's `synchronous = FULL`),",
-        "store and auth pools of 10. Reproduce: `scripts/bench.py --engine postgres`.",
+        f"{r['date']}, {r['machine']}, {r['configuration']} build, {r['postgres']} on the same host, reached",
+        "over its Unix socket, with its defaults (`fsync` and `synchronous_commit` on: a 202 is on disk, as with",
+        "SQLite's `synchronous = FULL`), store and auth pools of 10. Reproduce: `scripts/bench.py --engine postgres`.",
         "Both systems run side by side and are measured in alternation; each ratio is the median of the three",
         "pairs' ratios (their range in brackets), the tables show each side's median run.",
         "",

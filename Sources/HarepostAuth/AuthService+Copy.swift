@@ -7,20 +7,13 @@ extension AuthService {
     /// Auth's tables, parents before children.
     static let tables = ["accounts", "api_keys", "signing_secrets"]
 
-    /// What a copy moved and checked.
-    public struct CopyReport: Sendable {
-        public let counts: [SQLiteToPostgres.TableCount]
-        /// Accounts looked up through both engines and found equal.
-        public let lookupsCompared: Int
-    }
-
     /// Copies the SQLite auth database at `path` into `database` (its schema
     /// current, its tables empty), then checks the row counts and, for
     /// `sample` random accounts, authenticates each key by its hash, lists
     /// the keys and reads the signing secrets through both engines: any
     /// difference is an error. Auth must not be running.
     public static func copySQLite(at path: String, to database: PostgresBackend, sample: Int) async throws
-        -> CopyReport
+        -> SQLiteToPostgres.CopyReport
     {
         let sqlite = try SQLiteAuthStorage(path: path)
         // One unchanging view of the file for the copy and its checks.
@@ -52,6 +45,6 @@ extension AuthService {
                 before.previous.map(\.validUntil) == after.previous.map(\.validUntil)
             else { throw differs }
         }
-        return CopyReport(counts: counts, lookupsCompared: accounts.count)
+        return SQLiteToPostgres.CopyReport(counts: counts, lookupsCompared: accounts.count)
     }
 }

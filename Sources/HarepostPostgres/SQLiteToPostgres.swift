@@ -15,6 +15,18 @@ public enum SQLiteToPostgres {
         public var description: String { "\(table): \(rows)" }
     }
 
+    /// What a component's copy moved and checked.
+    public struct CopyReport: Sendable {
+        public let counts: [TableCount]
+        /// Records (deliveries, accounts) looked up through both engines and found equal.
+        public let lookupsCompared: Int
+
+        public init(counts: [TableCount], lookupsCompared: Int) {
+            self.counts = counts
+            self.lookupsCompared = lookupsCompared
+        }
+    }
+
     /// Why a copy cannot start or did not come out equal.
     public struct Refusal: Error, CustomStringConvertible {
         public let description: String

@@ -74,24 +74,13 @@ struct AuthHarness {
             logger: logger
         )
         let service = AuthService(postgres: backend, configuration: configuration, logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            for background in service.backgroundServices {
-                group.addTask {
-                    try await background.run()
-                    return nil
-                }
-            }
-            try await backend.ready()
-            let result = try await withRPCService(component: "auth") { _ in
-                try service.router()
-            } _: {
-                directory,
-                client in
-                try await body(AuthHarness(directory: directory, client: client, postgres: server))
-            }
-            group.cancelAll()
-            while let _ = try await group.next() {}
-            return result
+        return try await withRPCService(
+            component: "auth",
+            background: service.backgroundServices,
+            ready: backend.ready,
+            router: try service.router()
+        ) { directory, client in
+            try await body(AuthHarness(directory: directory, client: client, postgres: server))
         }
     }
 

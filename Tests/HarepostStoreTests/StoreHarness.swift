@@ -81,24 +81,13 @@ struct StoreHarness: Sendable {
             logger: logger
         )
         let store = StoreService(postgres: backend, configuration: configuration, logger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            for background in store.backgroundServices {
-                group.addTask {
-                    try await background.run()
-                    return nil
-                }
-            }
-            try await backend.ready()
-            let result = try await withRPCService(component: "store") { _ in
-                try store.router()
-            } _: {
-                directory,
-                client in
-                try await body(StoreHarness(directory: directory, client: client, service: store, postgres: server))
-            }
-            group.cancelAll()
-            while let _ = try await group.next() {}
-            return result
+        return try await withRPCService(
+            component: "store",
+            background: store.backgroundServices,
+            ready: backend.ready,
+            router: try store.router()
+        ) { directory, client in
+            try await body(StoreHarness(directory: directory, client: client, service: store, postgres: server))
         }
     }
 

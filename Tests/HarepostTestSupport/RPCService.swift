@@ -1,6 +1,7 @@
 import Foundation
 public import HarepostRPC
 import Logging
+public import ServiceLifecycle
 
 /// Serves `makeRouter(directory)` on a real Unix socket in a short temp dir
 /// (socket paths are limited to 108 bytes), runs `body` with a client for it,
@@ -34,6 +35,31 @@ public func withRPCService<T: Sendable>(
             return nil
         }
         let result = try await body(directory, client)
+        group.cancelAll()
+        while let _ = try await group.next() {}
+        return result
+    }
+}
+
+/// ``withRPCService(component:directory:router:_:)`` for a service with work
+/// beside its server (a PostgreSQL pool, a listener): runs `background`,
+/// serves `router` once `ready` returns, runs `body`, then stops them all.
+public func withRPCService<T: Sendable>(
+    component: String,
+    background: [any Service],
+    ready: () async throws -> Void,
+    router: RPCRouter,
+    _ body: @Sendable (_ directory: String, _ client: RPCClient) async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        for service in background {
+            group.addTask {
+                try await service.run()
+                return nil
+            }
+        }
+        try await ready()
+        let result = try await withRPCService(component: component, router: { _ in router }, body)
         group.cancelAll()
         while let _ = try await group.next() {}
         return result

@@ -7,20 +7,13 @@ extension StoreService {
     /// The store's tables, parents before children.
     static let tables = ["domains", "destinations", "connections", "deliveries", "attempts"]
 
-    /// What a copy moved and checked.
-    public struct CopyReport: Sendable {
-        public let counts: [SQLiteToPostgres.TableCount]
-        /// Deliveries looked up through both engines and found equal.
-        public let lookupsCompared: Int
-    }
-
     /// Copies the SQLite store at `path` into `database` (its schema
     /// current, its tables empty), then checks the row counts and looks up
     /// `sample` random deliveries, with their attempts and their tenant's
     /// newest page, through both engines: any difference is an error.
     /// The store must not be running.
     public static func copySQLite(at path: String, to database: PostgresBackend, sample: Int) async throws
-        -> CopyReport
+        -> SQLiteToPostgres.CopyReport
     {
         let sqlite = try SQLiteEngine(path: path)
         // One unchanging view of the file for the copy and its checks.
@@ -62,6 +55,6 @@ extension StoreService {
                 )
             }
         }
-        return CopyReport(counts: counts, lookupsCompared: picked.count)
+        return SQLiteToPostgres.CopyReport(counts: counts, lookupsCompared: picked.count)
     }
 }
