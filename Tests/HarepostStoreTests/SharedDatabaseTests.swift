@@ -63,6 +63,72 @@ struct SharedDatabaseTests {
                 #expect(again.created)
                 #expect(again.record.queueID != first.record.queueID)
                 #expect(try await server.psql("SELECT count(*) FROM deliveries") == "2")
+                // In a batch too: the batch's statement fails, each send is tried alone.
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for index in 0..<20 {
+                        let delivery =
+                            index == 10
+                            ? NewDelivery.sample(tenant).withQueueID(first.record.queueID) : NewDelivery.sample(tenant)
+                        group.addTask { try await engine.insert(delivery).record.queueID }
+                    }
+                    return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+                }
+                #expect(ids.count == 20 && !ids.contains(first.record.queueID))
+                #expect(try await server.psql("SELECT count(*) FROM deliveries") == "22")
+            }
+        }
+    }
+
+    /// Attempts recorded together: each is checked against its own lease,
+    /// and one whose lease is not held fails alone.
+    @Test func attemptsRecordedTogetherFailAlone() async throws {
+        try await PostgresServer.with { server in
+            try await StoreHarness.withStore(on: server) { store in
+                let engine = store.service.engine
+                let tenant = Tenant(accountID: "acct_a", environment: .live)
+                for _ in 0..<20 { _ = try await engine.insert(NewDelivery.sample(tenant)) }
+                let leased = try await engine.claimDue(
+                    now: 0,
+                    limit: 20,
+                    leaseMarginMilliseconds: 30_000,
+                    workerID: "t"
+                )
+                #expect(leased.count == 20)
+                let report = AttemptReport(
+                    outcome: .delivered,
+                    httpStatus: 200,
+                    durationMilliseconds: 5,
+                    error: nil,
+                    requestURL: "https://your-app.com/hook",
+                    requestMethod: "POST",
+                    requestHeadersJSON: nil,
+                    requestBodySize: 0,
+                    responseHeadersJSON: nil,
+                    responseBody: nil,
+                    newStatus: .delivered,
+                    nextAttemptAt: nil
+                )
+                let outcomes = await withTaskGroup(of: Bool.self) { group in
+                    for (index, lease) in leased.enumerated() {
+                        group.addTask {
+                            do {
+                                _ = try await engine.record(
+                                    report,
+                                    queueID: lease.delivery.queueID,
+                                    leaseID: index == 7 ? "lease_not_this_one" : lease.leaseID,
+                                    now: 1
+                                )
+                                return true
+                            } catch {
+                                return false
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 }.count == 19)
+                #expect(try await server.psql("SELECT count(*) FROM attempts") == "19")
+                #expect(try await server.psql("SELECT count(*) FROM deliveries WHERE status = 'delivered'") == "19")
             }
         }
     }

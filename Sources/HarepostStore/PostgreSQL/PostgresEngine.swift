@@ -124,19 +124,121 @@ final class PostgresEngine: StorageEngine, Sendable {
 
     // MARK: Sends
 
+    /// Sends wait here for the next batch: one INSERT of many rows, one
+    /// commit (one WAL flush) for all of them.
+    private let sends = CommitQueue<SendJob>()
+    /// The most rows one batch inserts (a statement takes at most 65,535 parameters).
+    static let sendBatchLimit = 500
+
+    struct SendJob: Sendable {
+        let delivery: NewDelivery
+        let eventLoop: (any EventLoop)?
+        let completion: @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
+    }
+
     func insert(
         _ delivery: NewDelivery,
         on eventLoop: (any EventLoop)?,
         completion: @escaping @Sendable (Result<(record: DeliveryRecord, created: Bool), any Error>) -> Void
     ) {
-        Task {
-            let result: Result<(record: DeliveryRecord, created: Bool), any Error>
+        if sends.enqueue(SendJob(delivery: delivery, eventLoop: eventLoop, completion: completion)) {
+            Task { await self.commitSends() }
+        }
+    }
+
+    /// The committer: inserts batches until no send is waiting.
+    private func commitSends() async {
+        while true {
+            let batch = sends.next(limit: Self.sendBatchLimit)
+            if batch.isEmpty { return }
+            let outcomes = await insert(batch.map(\.delivery))
+            CommitAnswers.deliver(
+                zip(batch, outcomes).map { job, outcome in (job.eventLoop, { job.completion(outcome) }) }
+            )
+        }
+    }
+
+    /// Stores many sends with one statement. When it fails for something
+    /// about a send rather than the database, each send is tried alone, so a
+    /// bad one fails alone.
+    private func insert(_ deliveries: [NewDelivery]) async -> [Result<
+        (record: DeliveryRecord, created: Bool), any Error
+    >] {
+        if deliveries.count > 1 {
             do {
-                result = .success(try await insert(delivery))
+                let inserted = try await insertTogether(deliveries)
+                if inserted.contains(where: \.created) { notifier.poke() }
+                return inserted.map { .success($0) }
+            } catch  where PostgresFailure.storageReason(error) != nil {
+                return deliveries.map { _ in .failure(error) }
             } catch {
-                result = .failure(error)
+                logger.debug("a batch of sends failed; trying each alone", metadata: ["error": "\(error)"])
             }
-            if let eventLoop { eventLoop.execute { completion(result) } } else { completion(result) }
+        }
+        var outcomes: [Result<(record: DeliveryRecord, created: Bool), any Error>] = []
+        for delivery in deliveries {
+            do {
+                outcomes.append(.success(try await insert(delivery)))
+            } catch {
+                outcomes.append(.failure(error))
+            }
+        }
+        return outcomes
+    }
+
+    /// One INSERT of every send, in autocommit. A send whose idempotency key
+    /// is taken (by an earlier send, or one in this batch) is answered with
+    /// the delivery that holds the key.
+    private func insertTogether(_ deliveries: [NewDelivery]) async throws -> [(record: DeliveryRecord, created: Bool)] {
+        let logger = self.logger
+        let links = self.links
+        return try await database.withConnection { connection in
+            let headers = deliveries.map { HeaderJSON.encode($0.headers) }
+            var bindings = PostgresBindings(capacity: deliveries.count * PostgresStatements.insertParameterTypes.count)
+            var rows: [String] = []
+            for (index, delivery) in deliveries.enumerated() {
+                let linkKey = DestinationLinks.Key(
+                    accountID: delivery.tenant.accountID,
+                    environment: delivery.tenant.environment,
+                    origin: delivery.destinationOrigin
+                )
+                let ids: DestinationLinks.IDs
+                if let known = links[linkKey] {
+                    ids = known
+                } else {
+                    ids = try await Self.links(of: delivery, connection, logger)
+                    links.remember(ids, for: linkKey)
+                }
+                rows.append(PostgresStatements.insertRow(firstParameter: bindings.count + 1))
+                PostgresStatements.appendInsert(delivery, headers: headers[index], links: ids, to: &bindings)
+            }
+            let sql =
+                PostgresStatements.insertPrefix + rows.joined(separator: ", ")
+                + PostgresStatements.insertSuffix + ", id"
+            var made: [String: Int64] = [:]
+            for row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+                .collect()
+            {
+                let (seq, id) = try row.decode((Int64, String).self)
+                made[id] = seq
+            }
+            var answers: [(record: DeliveryRecord, created: Bool)] = []
+            for (index, delivery) in deliveries.enumerated() {
+                if let seq = made[delivery.queueID] {
+                    answers.append((DeliveryRecord(inserted: delivery, headersJSON: headers[index], seq: seq), true))
+                    continue
+                }
+                guard let key = delivery.idempotencyKey,
+                    let existing = try await Self.delivery(
+                        byIdempotencyKey: key,
+                        accountID: delivery.tenant.accountID,
+                        connection,
+                        logger
+                    )
+                else { throw StorageError.invalidState("a send was neither stored nor a repeat of a stored key") }
+                answers.append((existing, false))
+            }
+            return answers
         }
     }
 
@@ -189,30 +291,8 @@ final class PostgresEngine: StorageEngine, Sendable {
                 ids = try await Self.links(of: delivery, connection, logger)
                 links.remember(ids, for: linkKey)
             }
-            let policy = delivery.policy
-            let bindings = PostgresBindings.of(
-                delivery.queueID,
-                tenant.accountID,
-                tenant.environment.jsonName,
-                delivery.target,
-                delivery.method,
-                headers,
-                ByteBuffer(bytes: delivery.body),
-                delivery.metadataJSON,
-                delivery.sign,
-                delivery.idempotencyKey,
-                policy.maxAttempts,
-                policy.backoff.jsonName,
-                policy.baseDelayMilliseconds,
-                policy.maxDelayMilliseconds,
-                policy.jitter.jsonName,
-                policy.timeoutMilliseconds,
-                policy.respectRetryAfter,
-                delivery.createdAt,
-                delivery.requestID,
-                ids.connectionID,
-                ids.destinationID
-            )
+            var bindings = PostgresBindings(capacity: PostgresStatements.insertParameterTypes.count)
+            PostgresStatements.appendInsert(delivery, headers: headers, links: ids, to: &bindings)
             let seq = try await connection.run(PostgresStatements.InsertDelivery.self, bindings, logger: logger)
                 .first?.decode(Int64.self)
             guard let seq else {
@@ -435,58 +515,111 @@ final class PostgresEngine: StorageEngine, Sendable {
         }
     }
 
+    /// Attempts wait here for the next batch: one statement, one commit for all.
+    private let records = CommitQueue<RecordJob>()
+
+    struct RecordJob: Sendable {
+        let report: AttemptReport
+        let queueID: String
+        let leaseID: String
+        let now: UnixMilliseconds
+        let completion: @Sendable (Result<StoreV1.DeliveryStatus, any Error>) -> Void
+    }
+
     func record(_ report: AttemptReport, queueID: String, leaseID: String, now: UnixMilliseconds) async throws
         -> StoreV1.DeliveryStatus
     {
-        let logger = self.logger
-        let terminal = report.newStatus != .retrying
-        let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
-        let nextAttemptAt = terminal ? nil : report.nextAttemptAt
-        var tries = 0
+        try await withUnsafeThrowingContinuation { continuation in
+            let job = RecordJob(report: report, queueID: queueID, leaseID: leaseID, now: now) {
+                continuation.resume(with: $0)
+            }
+            if records.enqueue(job) { Task { await self.commitRecords() } }
+        }
+    }
+
+    /// The committer: records batches until no attempt is waiting.
+    private func commitRecords() async {
         while true {
-            tries += 1
-            let bindings = PostgresBindings.of(
-                queueID,
-                leaseID,
-                report.newStatus.jsonName,
-                report.httpStatus,
-                now,
-                nextAttemptAt,
-                StoreIdentifiers.timeOrdered("att"),
-                report.outcome.jsonName,
-                report.durationMilliseconds,
-                report.error,
-                report.requestURL,
-                report.requestMethod,
-                report.requestHeadersJSON,
-                report.requestBodySize,
-                report.responseHeadersJSON,
-                report.responseBody,
-                deadLettered
-            )
-            do {
-                try await database.withConnection { connection in
-                    let recorded = try await connection.run(
-                        PostgresStatements.RecordAttempt.self,
-                        bindings,
-                        logger: logger
-                    )
-                    guard recorded.isEmpty else { return }
-                    let exists = try await connection.run(
-                        PostgresStatements.DeliveryExists.self,
-                        .of(queueID),
-                        logger: logger
-                    )
-                    throw exists.isEmpty ? StorageError.notFound : StorageError.leaseNotHeld
+            let batch = records.next(limit: Self.sendBatchLimit)
+            if batch.isEmpty { return }
+            let outcomes = await record(batch)
+            if outcomes.contains(where: { (try? $0.get()) == .retrying }) { notifier.poke() }
+            for (job, outcome) in zip(batch, outcomes) { job.completion(outcome) }
+        }
+    }
+
+    /// Records many attempts with one statement. When it fails for something
+    /// about an attempt rather than the database, each is recorded alone.
+    private func record(_ batch: [RecordJob]) async -> [Result<StoreV1.DeliveryStatus, any Error>] {
+        do {
+            return try await recordTogether(batch)
+        } catch  where PostgresFailure.storageReason(error) != nil {
+            return batch.map { _ in .failure(error) }
+        } catch {
+            logger.debug("a batch of attempts failed; recording each alone", metadata: ["error": "\(error)"])
+        }
+        var outcomes: [Result<StoreV1.DeliveryStatus, any Error>] = []
+        for job in batch {
+            var tries = 0
+            while true {
+                tries += 1
+                do {
+                    outcomes.append(contentsOf: try await recordTogether([job]))
+                    break
+                } catch  where PostgresFailure.isUniqueViolation(error) && tries < 3 {
+                    // An attempt id another store made in the same millisecond
+                    // (one statement: nothing was changed); a fresh id makes it.
+                } catch {
+                    outcomes.append(.failure(error))
+                    break
                 }
-                break
-            } catch  where PostgresFailure.isUniqueViolation(error) && tries < 3 {
-                // An attempt id another store made in the same millisecond
-                // (one statement: nothing was changed); a fresh id makes it.
             }
         }
-        if report.newStatus == .retrying { notifier.poke() }
-        return report.newStatus
+        return outcomes
+    }
+
+    /// One statement for the whole batch (prepared when it is one attempt);
+    /// an attempt whose lease is not held, or whose delivery is gone, fails
+    /// alone.
+    private func recordTogether(_ batch: [RecordJob]) async throws -> [Result<StoreV1.DeliveryStatus, any Error>] {
+        let logger = self.logger
+        let attemptIDs = batch.map { _ in StoreIdentifiers.timeOrdered("att") }
+        var bindings = PostgresBindings(capacity: batch.count * PostgresStatements.recordParameters.count)
+        var rows: [String] = []
+        for (job, attemptID) in zip(batch, attemptIDs) {
+            rows.append(PostgresStatements.recordRow(firstParameter: bindings.count + 1))
+            PostgresStatements.appendRecord(
+                job.report,
+                queueID: job.queueID,
+                leaseID: job.leaseID,
+                attemptID: attemptID,
+                now: job.now,
+                to: &bindings
+            )
+        }
+        let sql = PostgresStatements.recordSQL(rows: rows)
+        let binds = bindings
+        return try await database.withConnection { connection in
+            let stored =
+                batch.count == 1
+                ? try await connection.run(PostgresStatements.RecordAttempt.self, binds, logger: logger)
+                : try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
+            let recorded = Set(try stored.map { try $0.decode(String.self) })
+            var outcomes: [Result<StoreV1.DeliveryStatus, any Error>] = []
+            for (job, attemptID) in zip(batch, attemptIDs) {
+                if recorded.contains(attemptID) {
+                    outcomes.append(.success(job.report.newStatus))
+                    continue
+                }
+                let exists = try await connection.run(
+                    PostgresStatements.DeliveryExists.self,
+                    .of(job.queueID),
+                    logger: logger
+                )
+                outcomes.append(.failure(exists.isEmpty ? StorageError.notFound : StorageError.leaseNotHeld))
+            }
+            return outcomes
+        }
     }
 
     func retry(_ queueID: String, tenant: Tenant, now: UnixMilliseconds) async throws -> DeliveryRecord {

@@ -1,5 +1,8 @@
 import Foundation
+import HarepostContracts
+import HarepostProto
 import Logging
+import NIOCore
 import PostgresNIO
 
 /// SQL that PostgreSQL parses and plans once per connection and then only
@@ -85,24 +88,68 @@ enum PostgresStatements {
             """
     }
 
-    /// The columns of ``InsertDelivery``, in the order of its parameters.
-    static let insertedColumns = """
+    /// The parameters of a new delivery's row, by type: its columns
+    /// (``insertColumns``) in order, except that `created_at` (the 18th)
+    /// also fills `updated_at` and `next_attempt_at`.
+    static let insertParameterTypes = [
+        "text", "text", "text", "text", "text", "text", "bytea", "text", "boolean", "text", "bigint", "text",
+        "bigint", "bigint", "text", "bigint", "boolean", "bigint", "text", "text", "text",
+    ]
+
+    static let insertColumns = """
         id, account_id, environment, target, method, headers, body, metadata, sign, idempotency_key,
         max_attempts, backoff, base_delay_ms, max_delay_ms, jitter, timeout_ms, respect_retry_after,
-        created_at, updated_at, next_attempt_at, request_id, connection_id, destination_id
+        created_at, updated_at, next_attempt_at, request_id, connection_id, destination_id, status, next_trigger
         """
 
-    /// A new delivery, or nothing when its idempotency key is taken; returns its seq.
+    static let insertPrefix = "INSERT INTO deliveries (\(insertColumns)) VALUES "
+    /// A key that is taken makes no row (the caller finds the one holding it); returns each new row's seq.
+    static let insertSuffix = """
+         ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq
+        """
+
+    /// One row of VALUES whose parameters start at `$firstParameter`.
+    static func insertRow(firstParameter: Int) -> String {
+        var cells = insertParameterTypes.enumerated().map { index, type in "$\(firstParameter + index)::\(type)" }
+        let created = cells[17]
+        cells.insert(contentsOf: [created, created], at: 18)
+        return "(" + cells.joined(separator: ", ") + ", 'queued', 'initial')"
+    }
+
+    /// Appends a new delivery's parameters, in ``insertParameterTypes``' order.
+    static func appendInsert(
+        _ delivery: NewDelivery,
+        headers: String,
+        links: DestinationLinks.IDs,
+        to bindings: inout PostgresBindings
+    ) {
+        let policy = delivery.policy
+        bindings.append(delivery.queueID)
+        bindings.append(delivery.tenant.accountID)
+        bindings.append(delivery.tenant.environment.jsonName)
+        bindings.append(delivery.target)
+        bindings.append(delivery.method)
+        bindings.append(headers)
+        bindings.append(ByteBuffer(bytes: delivery.body))
+        bindings.append(delivery.metadataJSON)
+        bindings.append(delivery.sign)
+        bindings.append(delivery.idempotencyKey)
+        bindings.append(policy.maxAttempts)
+        bindings.append(policy.backoff.jsonName)
+        bindings.append(policy.baseDelayMilliseconds)
+        bindings.append(policy.maxDelayMilliseconds)
+        bindings.append(policy.jitter.jsonName)
+        bindings.append(policy.timeoutMilliseconds)
+        bindings.append(policy.respectRetryAfter)
+        bindings.append(delivery.createdAt)
+        bindings.append(delivery.requestID)
+        bindings.append(links.connectionID)
+        bindings.append(links.destinationID)
+    }
+
+    /// One new delivery (``appendInsert(_:headers:links:to:)``), or nothing when its idempotency key is taken.
     enum InsertDelivery: PreparedSQL {
-        static let sql = """
-            INSERT INTO deliveries (\(insertedColumns), status, next_trigger)
-            VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::bytea, $8::text, $9::boolean,
-                    $10::text, $11::bigint, $12::text, $13::bigint, $14::bigint, $15::text, $16::bigint,
-                    $17::boolean, $18::bigint, $18::bigint, $18::bigint, $19::text, $20::text, $21::text,
-                    'queued', 'initial')
-            ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-            RETURNING seq
-            """
+        static let sql = insertPrefix + insertRow(firstParameter: 1) + insertSuffix
     }
 
     /// Leases up to $1 due deliveries for $2 ms past their timeout to worker $3.
@@ -127,37 +174,90 @@ enum PostgresStatements {
             """
     }
 
-    /// Ends the lease $2 on delivery $1 and stores its attempt, in one
-    /// statement: the lease is checked in the UPDATE, against the database's
-    /// clock, so a late recorder changes nothing (no row comes back).
-    /// $3 status, $4 HTTP status, $5 now, $6 next attempt at, $7 attempt id,
-    /// $8 outcome, $9 duration, $10 error, $11 URL, $12 method, $13 request
-    /// headers, $14 body size, $15 response headers, $16 response body,
-    /// $17 dead-lettered.
+    /// The parameters of one recorded attempt, by name and type, in order.
+    static let recordParameters: [(name: String, type: String)] = [
+        ("queue_id", "text"), ("lease_id", "text"), ("status", "text"), ("http_status", "bigint"),
+        ("now", "bigint"), ("next_attempt_at", "bigint"), ("attempt_id", "text"), ("outcome", "text"),
+        ("duration_ms", "bigint"), ("error", "text"), ("request_url", "text"), ("request_method", "text"),
+        ("request_headers", "text"), ("request_body_size", "bigint"), ("response_headers", "text"),
+        ("response_body", "text"), ("is_dlq", "boolean"),
+    ]
+
+    /// Ends the leases of the attempts in `rows` (VALUES rows of
+    /// ``recordParameters``) and stores the attempts, in one statement:
+    /// each lease is checked in the UPDATE, against the database's clock, so
+    /// a late recorder changes nothing; returns the ids of the attempts
+    /// stored. Rows are locked in seq order, so batches never deadlock.
+    static func recordSQL(rows: [String]) -> String {
+        """
+        WITH input (\(recordParameters.map(\.name).joined(separator: ", "))) AS (
+            VALUES \(rows.joined(separator: ", "))
+        ), old AS (
+            SELECT d.seq, d.attempts, d.next_trigger, d.account_id, d.environment, i.*
+            FROM deliveries d JOIN input i ON d.id = i.queue_id
+            ORDER BY d.seq FOR UPDATE OF d
+        ), ended AS (
+            UPDATE deliveries d SET status = old.status, attempts = d.attempts + 1, last_status = old.http_status,
+                updated_at = old.now, next_attempt_at = old.next_attempt_at, next_trigger = 'retry',
+                lease_id = NULL, lease_expires_at = NULL
+            FROM old
+            WHERE d.seq = old.seq AND d.lease_id = old.lease_id AND d.lease_expires_at > \(PostgresSchema.now)
+            RETURNING old.*
+        )
+        INSERT INTO attempts (
+            id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
+            duration_ms, error, request_url, request_method, request_headers, request_body_size,
+            response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
+        )
+        SELECT attempt_id, seq, account_id, environment, attempts + 1, next_trigger, outcome, http_status,
+               duration_ms, error, request_url, request_method, request_headers, request_body_size,
+               response_headers, response_body, now, next_attempt_at, is_dlq, CASE WHEN is_dlq THEN now END
+        FROM ended
+        RETURNING id
+        """
+    }
+
+    /// One row of VALUES for ``recordSQL(rows:)`` whose parameters start at `$firstParameter`.
+    static func recordRow(firstParameter: Int) -> String {
+        "("
+            + recordParameters.enumerated().map { index, parameter in
+                "$\(firstParameter + index)::\(parameter.type)"
+            }.joined(separator: ", ") + ")"
+    }
+
+    /// Appends one attempt's parameters, in ``recordParameters``' order.
+    static func appendRecord(
+        _ report: AttemptReport,
+        queueID: String,
+        leaseID: String,
+        attemptID: String,
+        now: UnixMilliseconds,
+        to bindings: inout PostgresBindings
+    ) {
+        let terminal = report.newStatus != .retrying
+        let deadLettered = report.newStatus == .deadLetter || report.newStatus == .rejected
+        bindings.append(queueID)
+        bindings.append(leaseID)
+        bindings.append(report.newStatus.jsonName)
+        bindings.append(report.httpStatus)
+        bindings.append(now)
+        bindings.append(terminal ? nil : report.nextAttemptAt)
+        bindings.append(attemptID)
+        bindings.append(report.outcome.jsonName)
+        bindings.append(report.durationMilliseconds)
+        bindings.append(report.error)
+        bindings.append(report.requestURL)
+        bindings.append(report.requestMethod)
+        bindings.append(report.requestHeadersJSON)
+        bindings.append(report.requestBodySize)
+        bindings.append(report.responseHeadersJSON)
+        bindings.append(report.responseBody)
+        bindings.append(deadLettered)
+    }
+
+    /// One attempt (``appendRecord(_:queueID:leaseID:attemptID:now:to:)``).
     enum RecordAttempt: PreparedSQL {
-        static let sql = """
-            WITH old AS (
-                SELECT seq, attempts, next_trigger, account_id, environment FROM deliveries
-                WHERE id = $1::text FOR UPDATE
-            ), ended AS (
-                UPDATE deliveries d SET status = $3::text, attempts = d.attempts + 1, last_status = $4::bigint,
-                    updated_at = $5::bigint, next_attempt_at = $6::bigint, next_trigger = 'retry',
-                    lease_id = NULL, lease_expires_at = NULL
-                FROM old
-                WHERE d.seq = old.seq AND d.lease_id = $2::text AND d.lease_expires_at > \(PostgresSchema.now)
-                RETURNING old.seq, old.attempts, old.next_trigger, old.account_id, old.environment
-            )
-            INSERT INTO attempts (
-                id, delivery_seq, account_id, environment, attempt_number, trigger_type, outcome, http_status,
-                duration_ms, error, request_url, request_method, request_headers, request_body_size,
-                response_headers, response_body, created_at, next_retry_at, is_dlq, dlq_at
-            )
-            SELECT $7::text, seq, account_id, environment, attempts + 1, next_trigger, $8::text, $4::bigint,
-                   $9::bigint, $10::text, $11::text, $12::text, $13::text, $14::bigint, $15::text, $16::text,
-                   $5::bigint, $6::bigint, $17::boolean, CASE WHEN $17::boolean THEN $5::bigint END
-            FROM ended
-            RETURNING attempt_number
-            """
+        static let sql = recordSQL(rows: [recordRow(firstParameter: 1)])
     }
 
     /// $1 queue id: whether the delivery exists at all.

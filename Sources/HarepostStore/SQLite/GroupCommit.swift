@@ -24,16 +24,15 @@ final class GroupCommit: Sendable {
         let eventLoop: (any EventLoop)?
     }
 
-    private struct State {
-        var pending: [Job] = []
-        var committing = false
+    private struct Statistics {
         var transactions = 0
         var writes = 0
         var retriedBatches = 0
     }
 
     private let pool: DatabasePool
-    private let state = NIOLockedValueBox(State())
+    private let queue = CommitQueue<Job>()
+    private let counts = NIOLockedValueBox(Statistics())
 
     init(pool: DatabasePool) {
         self.pool = pool
@@ -43,11 +42,11 @@ final class GroupCommit: Sendable {
     /// how well writes are grouped), and batches run again with savepoints
     /// because a job failed, since start.
     var statistics: (transactions: Int, writes: Int, retriedBatches: Int) {
-        state.withLockedValue { ($0.transactions, $0.writes, $0.retriedBatches) }
+        counts.withLockedValue { ($0.transactions, $0.writes, $0.retriedBatches) }
     }
 
     /// Writes waiting for the next batch.
-    var waiting: Int { state.withLockedValue { $0.pending.count } }
+    var waiting: Int { queue.waiting }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withUnsafeThrowingContinuation { continuation in
@@ -70,24 +69,14 @@ final class GroupCommit: Sendable {
             finish: { result in completion(result.map { box.value! }) },
             eventLoop: eventLoop
         )
-        let becomeCommitter = state.withLockedValue { state in
-            state.pending.append(job)
-            if state.committing { return false }
-            state.committing = true
-            return true
-        }
-        if becomeCommitter {
+        if queue.enqueue(job) {
             pool.asyncWriteWithoutTransaction { db in self.commitPending(db) }
         }
     }
 
     private func commitPending(_ db: Database) {
         while true {
-            let batch = state.withLockedValue { state -> [Job] in
-                defer { state.pending = [] }
-                if state.pending.isEmpty { state.committing = false }
-                return state.pending
-            }
+            let batch = queue.next()
             if batch.isEmpty { return }
             let outcomes: [Result<Void, any Error>]
             do {
@@ -95,7 +84,9 @@ final class GroupCommit: Sendable {
             } catch {
                 outcomes = Array(repeating: .failure(error), count: batch.count)
             }
-            Self.finish(batch, outcomes)
+            CommitAnswers.deliver(
+                zip(batch, outcomes).map { job, outcome in (job.eventLoop, { job.finish(outcome) }) }
+            )
         }
     }
 
@@ -130,30 +121,12 @@ final class GroupCommit: Sendable {
                 return .commit
             }
         }
-        state.withLockedValue { state in
+        counts.withLockedValue { state in
             state.transactions += 1
             state.writes += batch.count
             if failed { state.retriedBatches += 1 }
         }
         return outcomes
-    }
-
-    /// Answers each job: those of one event loop in one task there, the
-    /// others here.
-    private static func finish(_ batch: [Job], _ outcomes: [Result<Void, any Error>]) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, jobs: [(Job, Result<Void, any Error>)])] = [:]
-        for (job, outcome) in zip(batch, outcomes) {
-            guard let loop = job.eventLoop else {
-                job.finish(outcome)
-                continue
-            }
-            byLoop[ObjectIdentifier(loop), default: (loop, [])].jobs.append((job, outcome))
-        }
-        for (loop, jobs) in byLoop.values {
-            loop.execute {
-                for (job, outcome) in jobs { job.finish(outcome) }
-            }
-        }
     }
 }
 
