@@ -15,13 +15,13 @@ import Testing
 struct PostgresProcessTests {
     /// `harepost up --database`: one host on PostgreSQL, no SQLite file made.
     @Test func upOnPostgresDeliversAndKeepsNoSQLite() async throws {
-        try await PostgresServer.with(lane: .long) { server in
+        try await PostgresServer.with(.ownServer) { server in
             try await ScriptedTarget.withTarget { target in
                 try await withRunDirectory { dir in
                     let up = try await RunningUp(
                         directory: dir,
                         caBundle: target.caPath,
-                        extraArguments: ["--database", server.url()]
+                        extraArguments: ["--database", server.tcpURL()]
                     )
                     let sent = try await up.api(
                         "POST",
@@ -51,7 +51,7 @@ struct PostgresProcessTests {
     /// answers every lookup as before, the same key works, new sends follow
     /// on, and a second copy into the now-full database is refused.
     @Test func aSQLiteDeploymentMovesToPostgres() async throws {
-        try await PostgresServer.with(lane: .long) { server in
+        try await PostgresServer.with(.ownServer) { server in
             try await ScriptedTarget.withTarget { target in
                 try await withRunDirectory { dir in
                     let migrate = [
@@ -131,7 +131,7 @@ struct PostgresProcessTests {
     /// send stream: every 202 is delivered, and while the database is down
     /// clients get 503 with Retry-After, never a 500 or a hang.
     @Test func aKilledStoreAndACrashedDatabaseLoseNothingAccepted() async throws {
-        try await PostgresServer.with(lane: .long) { server in
+        try await PostgresServer.with(.ownServer) { server in
             try await ScriptedTarget.withTarget { target in
                 try await withRunDirectory { dir in
                     let up = try await RunningUp(
@@ -203,7 +203,7 @@ struct PostgresProcessTests {
     /// deliveries reach the target once each, and every dispatcher works.
     @Test(.timeLimit(.minutes(10))) func threeDispatchersOnThreeStoresDeliverEachDeliveryOnce() async throws {
         let count = 10_000
-        try await PostgresServer.with(lane: .long) { server in
+        try await PostgresServer.with(.ownServer) { server in
             try await ScriptedTarget.withTarget { target in
                 try await withRunDirectory { dir in
                     let common = ["--run-dir", dir, "--log-level", "warning"]

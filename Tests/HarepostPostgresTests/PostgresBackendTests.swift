@@ -77,7 +77,7 @@ struct PostgresBackendTests {
     /// A database that goes away: calls are UNAVAILABLE within the wait,
     /// promptly once known to be away, and served again when it is back.
     @Test func aDatabaseThatIsDownIsUnavailableNotAHang() async throws {
-        try await PostgresServer.with { server in
+        try await PostgresServer.with(.ownServer) { server in
             let settings = try PostgresSettings(url: server.url(), password: nil)
             let database = try PostgresBackend(
                 settings: settings,
