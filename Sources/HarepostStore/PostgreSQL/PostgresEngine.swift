@@ -191,24 +191,12 @@ final class PostgresEngine: StorageEngine, Sendable {
     /// the delivery that holds the key.
     private func insertTogether(_ deliveries: [NewDelivery]) async throws -> [(record: DeliveryRecord, created: Bool)] {
         let logger = self.logger
-        let links = self.links
         return try await database.withConnection { connection in
             let headers = deliveries.map { HeaderJSON.encode($0.headers) }
             var bindings = PostgresBindings(capacity: deliveries.count * PostgresStatements.insertParameterTypes.count)
             var rows: [String] = []
             for (index, delivery) in deliveries.enumerated() {
-                let linkKey = DestinationLinks.Key(
-                    accountID: delivery.tenant.accountID,
-                    environment: delivery.tenant.environment,
-                    origin: delivery.destinationOrigin
-                )
-                let ids: DestinationLinks.IDs
-                if let known = links[linkKey] {
-                    ids = known
-                } else {
-                    ids = try await Self.links(of: delivery, connection, logger)
-                    links.remember(ids, for: linkKey)
-                }
+                let ids = try await self.links(of: delivery, connection)
                 rows.append(PostgresStatements.insertRow(firstParameter: bindings.count + 1))
                 PostgresStatements.appendInsert(delivery, headers: headers[index], links: ids, to: &bindings)
             }
@@ -266,7 +254,6 @@ final class PostgresEngine: StorageEngine, Sendable {
     private func insertOnce(_ delivery: NewDelivery) async throws -> (record: DeliveryRecord, created: Bool) {
         let headers = HeaderJSON.encode(delivery.headers)
         let logger = self.logger
-        let links = self.links
         let inserted = try await database.withConnection { connection -> (DeliveryRecord, Bool) in
             let tenant = delivery.tenant
             if let key = delivery.idempotencyKey,
@@ -279,18 +266,7 @@ final class PostgresEngine: StorageEngine, Sendable {
             {
                 return (existing, false)
             }
-            let linkKey = DestinationLinks.Key(
-                accountID: tenant.accountID,
-                environment: tenant.environment,
-                origin: delivery.destinationOrigin
-            )
-            let ids: DestinationLinks.IDs
-            if let known = links[linkKey] {
-                ids = known
-            } else {
-                ids = try await Self.links(of: delivery, connection, logger)
-                links.remember(ids, for: linkKey)
-            }
+            let ids = try await self.links(of: delivery, connection)
             var bindings = PostgresBindings(capacity: PostgresStatements.insertParameterTypes.count)
             PostgresStatements.appendInsert(delivery, headers: headers, links: ids, to: &bindings)
             let seq = try await connection.run(PostgresStatements.InsertDelivery.self, bindings, logger: logger)
@@ -312,10 +288,26 @@ final class PostgresEngine: StorageEngine, Sendable {
         return (inserted.0, inserted.1)
     }
 
+    /// The destination and connection of a send's tenant and origin:
+    /// remembered, or found or made and then remembered.
+    private func links(of delivery: NewDelivery, _ connection: PostgresConnection) async throws
+        -> DestinationLinks.IDs
+    {
+        let key = DestinationLinks.Key(
+            accountID: delivery.tenant.accountID,
+            environment: delivery.tenant.environment,
+            origin: delivery.destinationOrigin
+        )
+        if let known = links[key] { return known }
+        let ids = try await Self.findOrMakeLinks(of: delivery, connection, logger)
+        links.remember(ids, for: key)
+        return ids
+    }
+
     /// The destination and connection of a send's tenant and origin, made
     /// when missing (each committed on its own: the rows are never changed,
     /// so one made for a send that then fails is simply there for the next).
-    private static func links(of delivery: NewDelivery, _ connection: PostgresConnection, _ logger: Logger)
+    private static func findOrMakeLinks(of delivery: NewDelivery, _ connection: PostgresConnection, _ logger: Logger)
         async throws -> DestinationLinks.IDs
     {
         let tenant = delivery.tenant

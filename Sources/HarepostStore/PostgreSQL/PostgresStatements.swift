@@ -108,9 +108,14 @@ enum PostgresStatements {
          ON CONFLICT (account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING seq
         """
 
+    /// `$first::type`, `$(first+1)::type`, …: one cast parameter per type.
+    static func placeholders(_ types: [String], from first: Int) -> [String] {
+        types.enumerated().map { index, type in "$\(first + index)::\(type)" }
+    }
+
     /// One row of VALUES whose parameters start at `$firstParameter`.
     static func insertRow(firstParameter: Int) -> String {
-        var cells = insertParameterTypes.enumerated().map { index, type in "$\(firstParameter + index)::\(type)" }
+        var cells = placeholders(insertParameterTypes, from: firstParameter)
         let created = cells[17]
         cells.insert(contentsOf: [created, created], at: 18)
         return "(" + cells.joined(separator: ", ") + ", 'queued', 'initial')"
@@ -219,10 +224,7 @@ enum PostgresStatements {
 
     /// One row of VALUES for ``recordSQL(rows:)`` whose parameters start at `$firstParameter`.
     static func recordRow(firstParameter: Int) -> String {
-        "("
-            + recordParameters.enumerated().map { index, parameter in
-                "$\(firstParameter + index)::\(parameter.type)"
-            }.joined(separator: ", ") + ")"
+        "(" + placeholders(recordParameters.map(\.type), from: firstParameter).joined(separator: ", ") + ")"
     }
 
     /// Appends one attempt's parameters, in ``recordParameters``' order.
