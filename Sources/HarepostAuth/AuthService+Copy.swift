@@ -19,7 +19,6 @@ extension AuthService {
         // One unchanging view of the file for the copy and its checks.
         let snapshot = try sqlite.pool.makeSnapshot()
         let counts = try await SQLiteToPostgres.copy(tables: tables, from: snapshot, to: database)
-        try await SQLiteToPostgres.verifyCounts(counts, source: snapshot, database: database)
 
         let postgres = PostgresAuthStorage(database: database, logger: database.logger)
         let accounts = try await snapshot.read { db in

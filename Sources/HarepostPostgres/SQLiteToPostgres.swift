@@ -35,14 +35,15 @@ public enum SQLiteToPostgres {
 
     /// Copies `tables` (parents before children) from `source` (a snapshot,
     /// so every table is read as of one moment) into `database` in one
-    /// transaction: all rows or none. Refuses a target whose tables hold rows.
+    /// transaction: all rows or none, then checks that each table holds as
+    /// many rows on both sides. Refuses a target whose tables hold rows.
     public static func copy(
         tables: [String],
         from source: any DatabaseReader,
         to database: PostgresBackend
     ) async throws -> [TableCount] {
         let logger = database.logger
-        return try await database.withTransaction { connection in
+        let counts = try await database.withTransaction { connection in
             var counts: [TableCount] = []
             for table in tables {
                 let copied = try await copy(table, from: source, connection, logger)
@@ -51,10 +52,12 @@ public enum SQLiteToPostgres {
             }
             return counts
         }
+        try await verifyCounts(counts, source: source, database: database)
+        return counts
     }
 
     /// The rows of each table on both sides; throws when any differ.
-    public static func verifyCounts(
+    private static func verifyCounts(
         _ copied: [TableCount],
         source: any DatabaseReader,
         database: PostgresBackend
